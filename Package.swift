@@ -1,0 +1,100 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// A service target of a system: depends on the chassis and its system's contracts only.
+func service(_ system: String, _ name: String) -> Target {
+    .target(
+        name: "\(system)\(name)",
+        dependencies: ["Chassis", .target(name: "\(system)Contracts")],
+        path: "Sources/\(system)/\(name)"
+    )
+}
+
+let package = Package(
+    name: "msa",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "msa", targets: ["MSA"]),
+        .library(name: "Chassis", targets: ["Chassis"]),
+        .library(name: "ChassisTesting", targets: ["ChassisTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        .target(
+            name: "Chassis",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .target(
+            name: "ChassisTesting",
+            dependencies: [
+                "Chassis",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Chassis",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+
+        .target(name: "RentalContracts", dependencies: ["Chassis"], path: "Sources/Rental/Contracts"),
+        service("Rental", "Reserve"),
+        service("Rental", "Payment"),
+        service("Rental", "Lend"),
+        service("Rental", "Promotion"),
+        service("Rental", "MyPage"),
+        service("Rental", "Notification"),
+        .target(
+            name: "Rental",
+            dependencies: [
+                "Chassis", "RentalContracts", "RentalReserve", "RentalPayment", "RentalLend",
+                "RentalPromotion", "RentalMyPage", "RentalNotification",
+            ],
+            path: "Sources/Rental/System"
+        ),
+
+        .executableTarget(
+            name: "MSA",
+            dependencies: [
+                "Chassis", "Gateway", "Rental",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+
+        .testTarget(name: "ChassisTests", dependencies: ["Chassis", "ChassisTesting"]),
+        .testTarget(
+            name: "RentalTests",
+            dependencies: [
+                "Chassis", "ChassisTesting", "RentalContracts", "RentalReserve", "RentalPayment",
+                "RentalLend", "RentalPromotion", "RentalMyPage", "RentalNotification", "Rental",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "SystemTests", dependencies: ["Chassis", "ChassisTesting", "Rental"]),
+    ]
+)

@@ -1,0 +1,253 @@
+import Foundation
+import GRDB
+
+/// The embedded ``EventBus``: one SQLite file per system, shared by its services' processes
+/// on one machine.
+///
+/// Events are rows with a global sequence (the position) and a partition column; an index
+/// on (partition, seq) makes a partition's tail a range scan. Leases, group members and
+/// acknowledged positions are rows too, changed in `BEGIN IMMEDIATE` transactions, so
+/// rebalancing is serializable across processes. Waiting fetches watch the log's highest
+/// sequence (one indexed lookup every few milliseconds per process) instead of each
+/// polling its partition.
+public final class SQLiteEventLog: EventBus {
+    public let partitionCount: Int
+    public let path: String
+    let pool: DatabasePool
+    let writer = AsyncLock()
+    private let tail: LogTail
+
+    /// Opens (creating if needed) the log at `path`. `partitions` is fixed when the file is
+    /// created; opening an existing log with another count uses the stored one.
+    public init(path: String, partitions: Int = 8, busyTimeout: TimeInterval = 10, pollInterval: Duration = .milliseconds(5)) throws {
+        self.path = path
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        pool = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(pool)
+        partitionCount = try pool.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO settings (name, value) VALUES ('partitions', ?)", arguments: [partitions])
+            return try Int.fetchOne(db, sql: "SELECT value FROM settings WHERE name = 'partitions'")!
+        }
+        tail = LogTail(pool: pool, interval: pollInterval)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("log-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, part INTEGER NOT NULL, event_id TEXT NOT NULL UNIQUE,
+                                     type TEXT NOT NULL, source TEXT NOT NULL, time INTEGER NOT NULL, key TEXT NOT NULL,
+                                     traceparent TEXT, payload TEXT NOT NULL, appended_at INTEGER NOT NULL);
+                CREATE INDEX events_partition ON events (part, seq);
+                CREATE TABLE members (grp TEXT NOT NULL, member TEXT NOT NULL, expires_at INTEGER NOT NULL,
+                                      PRIMARY KEY (grp, member)) WITHOUT ROWID;
+                CREATE TABLE leases (grp TEXT NOT NULL, part INTEGER NOT NULL, member TEXT NOT NULL, expires_at INTEGER NOT NULL,
+                                     PRIMARY KEY (grp, part)) WITHOUT ROWID;
+                CREATE TABLE acks (grp TEXT NOT NULL, part INTEGER NOT NULL, position INTEGER NOT NULL,
+                                   PRIMARY KEY (grp, part)) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    public func publish(_ envelopes: [EventEnvelope]) async throws {
+        guard !envelopes.isEmpty else { return }
+        let partitions = partitionCount
+        try await writer.withLock {
+            try await pool.write { db in
+                let now = Clock.millis()
+                for e in envelopes {
+                    try db.execute(sql: """
+                        INSERT OR IGNORE INTO events (part, event_id, type, source, time, key, traceparent, payload, appended_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [e.partition(of: partitions), e.id, e.type, e.source, e.time, e.key, e.traceparent,
+                                         String(decoding: e.payload, as: UTF8.self), now])
+                }
+            }
+        }
+        await tail.poke()
+    }
+
+    public func fetch(group: String, partition: Int, after position: Int64, limit: Int, wait: Duration) async throws -> [BusRecord] {
+        let deadline = ContinuousClock.now + wait
+        while true {
+            let seen = await tail.highest
+            let records = try await pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT seq, event_id, type, source, time, key, traceparent, payload FROM events
+                    WHERE part = ? AND seq > ? ORDER BY seq LIMIT ?
+                    """, arguments: [partition, position, limit]).map(Self.record)
+            }
+            if !records.isEmpty || ContinuousClock.now >= deadline { return records }
+            try await tail.waitForChange(from: seen, until: deadline)
+        }
+    }
+
+    static func record(_ row: Row) -> BusRecord {
+        BusRecord(position: row["seq"], envelope: EventEnvelope(
+            id: row["event_id"], type: row["type"], source: row["source"], time: row["time"], key: row["key"],
+            traceparent: row["traceparent"], payload: Data((row["payload"] as String).utf8)))
+    }
+
+    public func acknowledge(group: String, partition: Int, through position: Int64) async throws {
+        try await writer.withLock {
+            try await pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO acks (grp, part, position) VALUES (?, ?, ?)
+                    ON CONFLICT (grp, part) DO UPDATE SET position = max(position, excluded.position)
+                    """, arguments: [group, partition, position])
+            }
+        }
+    }
+
+    public func balance(group: String, member: String, ttl: Duration) async throws -> Set<Int> {
+        let partitions = partitionCount
+        let ttlMillis = Int64(ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)
+        return try await writer.withLock {
+            try await pool.write { db in
+                let now = Clock.millis()
+                try db.execute(sql: "DELETE FROM members WHERE grp = ? AND expires_at <= ?", arguments: [group, now])
+                try db.execute(sql: """
+                    INSERT INTO members (grp, member, expires_at) VALUES (?, ?, ?)
+                    ON CONFLICT (grp, member) DO UPDATE SET expires_at = excluded.expires_at
+                    """, arguments: [group, member, now + ttlMillis])
+                let members = try Int.fetchOne(db, sql: "SELECT count(*) FROM members WHERE grp = ?", arguments: [group]) ?? 1
+                let share = (partitions + members - 1) / members
+                // Leases of members that left or expired are free.
+                try db.execute(sql: """
+                    DELETE FROM leases WHERE grp = ? AND (expires_at <= ? OR member NOT IN (SELECT member FROM members WHERE grp = ?))
+                    """, arguments: [group, now, group])
+                var mine = try Int.fetchAll(db, sql: "SELECT part FROM leases WHERE grp = ? AND member = ? ORDER BY part",
+                                            arguments: [group, member])
+                while mine.count > share, let extra = mine.popLast() {
+                    try db.execute(sql: "DELETE FROM leases WHERE grp = ? AND part = ?", arguments: [group, extra])
+                }
+                let taken = Set(try Int.fetchAll(db, sql: "SELECT part FROM leases WHERE grp = ?", arguments: [group]))
+                for part in 0..<partitions where mine.count < share && !taken.contains(part) {
+                    mine.append(part)
+                    try db.execute(sql: "INSERT INTO leases (grp, part, member, expires_at) VALUES (?, ?, ?, 0)",
+                                   arguments: [group, part, member])
+                }
+                try db.execute(sql: "UPDATE leases SET expires_at = ? WHERE grp = ? AND member = ?",
+                               arguments: [now + ttlMillis, group, member])
+                return Set(mine)
+            }
+        }
+    }
+
+    public func leave(group: String, member: String) async throws {
+        try await writer.withLock {
+            try await pool.write { db in
+                try db.execute(sql: "DELETE FROM leases WHERE grp = ? AND member = ?", arguments: [group, member])
+                try db.execute(sql: "DELETE FROM members WHERE grp = ? AND member = ?", arguments: [group, member])
+            }
+        }
+    }
+
+    public func lag(group: String) async throws -> [Int: Int64] {
+        try await pool.read { db in
+            var lag: [Int: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT e.part AS part, count(*) AS behind FROM events e
+                LEFT JOIN acks a ON a.grp = ? AND a.part = e.part
+                WHERE e.seq > coalesce(a.position, 0) GROUP BY e.part
+                """, arguments: [group]) {
+                lag[row["part"]] = row["behind"]
+            }
+            return lag
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await pool.read { try Int.fetchOne($0, sql: "SELECT 1") }
+    }
+
+    /// Deletes events older than `age` that every group which ever acknowledged their
+    /// partition has handled; returns how many. Groups that never acknowledged do not hold
+    /// the log back, so a new consumer starts from what retention kept.
+    public func prune(olderThan age: Duration) async throws -> Int {
+        let cutoff = Clock.millis() - Int64(age.components.seconds * 1000)
+        return try await writer.withLock {
+            try await pool.write { db in
+                try db.execute(sql: """
+                    DELETE FROM events WHERE appended_at < ?
+                    AND seq <= coalesce((SELECT min(position) FROM acks WHERE acks.part = events.part), seq)
+                    """, arguments: [cutoff])
+                return db.changesCount
+            }
+        }
+    }
+
+    public func close() throws {
+        try pool.close()
+    }
+}
+
+/// Watches the log's highest sequence so waiting fetches wake when anything is appended,
+/// by this process (``poke()``) or another one (the poll).
+actor LogTail {
+    private let pool: DatabasePool
+    private let interval: Duration
+    private(set) var highest: Int64 = 0
+    private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+    private var polling = false
+
+    init(pool: DatabasePool, interval: Duration) {
+        self.pool = pool
+        self.interval = interval
+    }
+
+    func poke() async {
+        await refresh()
+    }
+
+    /// Returns when the highest sequence differs from `seen`, or at `deadline`.
+    func waitForChange(from seen: Int64, until deadline: ContinuousClock.Instant) async throws {
+        try Task.checkCancellation()
+        if highest != seen { return }
+        let id = UUID()
+        startPolling()
+        let timer = Task { [weak self] in
+            try? await Task.sleep(until: deadline)
+            await self?.wake(id)
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { waiters[id] = $0 }
+        } onCancel: {
+            Task { await self.wake(id) }
+        }
+        timer.cancel()
+    }
+
+    private func wake(_ id: UUID) {
+        waiters.removeValue(forKey: id)?.resume()
+    }
+
+    private func refresh() async {
+        let latest = (try? await pool.read { try Int64.fetchOne($0, sql: "SELECT max(seq) FROM events") ?? 0 }) ?? highest
+        if latest != highest {
+            highest = latest
+            let woken = waiters
+            waiters.removeAll()
+            woken.values.forEach { $0.resume() }
+        }
+    }
+
+    /// One poll loop per process, running only while someone waits.
+    private func startPolling() {
+        guard !polling else { return }
+        polling = true
+        Task {
+            while !waiters.isEmpty {
+                try? await Task.sleep(for: interval)
+                await refresh()
+            }
+            polling = false
+        }
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Tuning of an ``EventConsumer``; the defaults suit a service, tests shorten them.
+public struct ConsumerSettings: Sendable {
+    /// How long a lease lasts without renewal: a replica that dies loses its partitions after it.
+    public var leaseTTL: Duration = .seconds(6)
+    /// Attempts of one event before it is parked as a dead letter.
+    public var maxAttempts: Int = 5
+    /// First retry delay; doubles per attempt up to ``retryCap``.
+    public var retryBase: Duration = .milliseconds(100)
+    public var retryCap: Duration = .seconds(5)
+    public var batchSize: Int = 128
+    /// How long a fetch waits for new events before checking leases and shutdown again.
+    public var fetchWait: Duration = .milliseconds(250)
+
+    public init() {}
+}
+
+/// Runs a service's ``Policies`` as one consumer group over the bus.
+///
+/// Guarantees: each partition the group leases is read in order; each event is handled
+/// in a transaction of the service's store that also records it as handled and commits
+/// the partition's position, so a redelivered or re-read event is skipped (effectively
+/// once) and a restarted consumer resumes where it committed. A failing event is retried
+/// with backoff, holding its partition (per-key order), and parked as a dead letter after
+/// ``ConsumerSettings/maxAttempts``. On graceful shutdown the consumer finishes the event
+/// in hand, stops, and gives its leases up at once.
+public final class EventConsumer: Service {
+    public let group: String
+    public let member: String
+    let store: any Store
+    let bus: any EventBus
+    let policies: Policies
+    let settings: ConsumerSettings
+    let logger: Logger
+    let metrics: ChassisMetrics
+    private let owned = Mutex<Set<Int>>([])
+    private let stopping = Mutex(false)
+
+    public init(group: String, member: String = UUID().uuidString.lowercased(), store: any Store, bus: any EventBus,
+                policies: Policies, settings: ConsumerSettings = .init(), logger: Logger, metrics: ChassisMetrics = .shared) {
+        self.group = group
+        self.member = member
+        self.store = store
+        self.bus = bus
+        self.policies = policies
+        self.settings = settings
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// The partitions this member holds right now.
+    public var partitions: Set<Int> { owned.withLock { $0 } }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { tasks in
+                tasks.addTask { await self.balanceLoop() }
+                for partition in 0..<bus.partitionCount {
+                    tasks.addTask { await self.work(partition) }
+                }
+            }
+        } onGracefulShutdown: {
+            self.stopping.withLock { $0 = true }
+        }
+        try? await bus.leave(group: group, member: member)
+        owned.withLock { $0 = [] }
+    }
+
+    private var isStopping: Bool { stopping.withLock { $0 } || Task.isCancelled }
+    private func owns(_ partition: Int) -> Bool { owned.withLock { $0.contains(partition) } }
+
+    private func balanceLoop() async {
+        let interval = settings.leaseTTL / 3
+        while !isStopping {
+            do {
+                let held = try await bus.balance(group: group, member: member, ttl: settings.leaseTTL)
+                let before = owned.withLock { old in defer { old = held }; return old }
+                if before != held {
+                    logger.info("partitions rebalanced", metadata: ["group": "\(group)", "partitions": "\(held.sorted())"])
+                }
+                metrics.leases(group: group, count: held.count)
+            } catch {
+                // Without a renewal our leases lapse; stop handling rather than risk a second owner.
+                owned.withLock { $0 = [] }
+                logger.warning("lease renewal failed", metadata: ["group": "\(group)", "error": "\(error)"])
+            }
+            try? await sleep(interval)
+        }
+    }
+
+    /// Sleeps in short steps so shutdown is noticed quickly.
+    private func sleep(_ duration: Duration) async throws {
+        let deadline = ContinuousClock.now + duration
+        while !isStopping && ContinuousClock.now < deadline {
+            try await Task.sleep(for: min(.milliseconds(50), deadline - ContinuousClock.now))
+        }
+    }
+
+    private func work(_ partition: Int) async {
+        var failures = 0
+        while !isStopping {
+            guard owns(partition) else {
+                try? await sleep(.milliseconds(100))
+                continue
+            }
+            do {
+                try await consume(partition)
+                failures = 0
+            } catch {
+                failures += 1
+                logger.warning("consumer loop failed", metadata: ["group": "\(group)", "partition": "\(partition)", "error": "\(error)"])
+                try? await sleep(Backoff.delay(attempt: failures, base: .milliseconds(100), cap: .seconds(2)))
+            }
+        }
+    }
+
+    /// Handles `partition` from its committed position while this member owns it.
+    private func consume(_ partition: Int) async throws {
+        var position = try await store.write { try await $0.position(group: group, partition: partition) }
+        while owns(partition) && !isStopping {
+            let records = try await bus.fetch(group: group, partition: partition, after: position,
+                                              limit: settings.batchSize, wait: settings.fetchWait)
+            var committed = position
+            for record in records {
+                guard owns(partition) && !isStopping else { break }
+                if policies.handler(for: record.envelope.type) != nil {
+                    guard try await handle(record, partition: partition) else { return }
+                    committed = record.position
+                }
+                position = record.position
+            }
+            if position != committed {
+                // Only unhandled types since the last commit: record the position once.
+                let reached = position
+                try await store.write { try await $0.setPosition(group: group, partition: partition, to: reached) }
+            }
+            if !records.isEmpty {
+                try await bus.acknowledge(group: group, partition: partition, through: position)
+            }
+        }
+    }
+
+    /// Handles one event with retries; false if the consumer stopped before it was settled.
+    private func handle(_ record: BusRecord, partition: Int) async throws -> Bool {
+        let envelope = record.envelope
+        var attempt = 0
+        while true {
+            attempt += 1
+            let started = ContinuousClock.now
+            do {
+                try await store.write { tx in
+                    if try await tx.recordHandled(eventId: envelope.id, by: group), let handler = policies.handler(for: envelope.type) {
+                        try await TraceContext.$current.withValue(TraceContext.child(of: envelope.traceparent)) {
+                            try await handler(envelope, tx)
+                        }
+                    }
+                    try await tx.setPosition(group: group, partition: partition, to: record.position)
+                }
+                metrics.handled(group: group, type: envelope.type, duration: ContinuousClock.now - started)
+                return true
+            } catch {
+                metrics.handlerFailed(group: group, type: envelope.type)
+                if attempt >= settings.maxAttempts {
+                    try await park(record, partition: partition, error: error, attempts: attempt)
+                    return true
+                }
+                logger.warning("event handler failed, will retry", metadata: [
+                    "group": "\(group)", "type": "\(envelope.type)", "event": "\(envelope.id)", "attempt": "\(attempt)",
+                    "error": "\(error)",
+                ])
+                try await sleep(Backoff.delay(attempt: attempt, base: settings.retryBase, cap: settings.retryCap))
+                if isStopping || !owns(partition) { return false }
+            }
+        }
+    }
+
+    private func park(_ record: BusRecord, partition: Int, error: any Error, attempts: Int) async throws {
+        let letter = DeadLetter(group: group, partition: partition, position: record.position, envelope: record.envelope,
+                                error: "\(error)", attempts: attempts)
+        try await store.write { tx in
+            try await tx.park(letter)
+            try await tx.setPosition(group: group, partition: partition, to: record.position)
+        }
+        metrics.deadLettered(group: group, type: record.envelope.type)
+        logger.error("event parked as dead letter", metadata: [
+            "group": "\(group)", "type": "\(record.envelope.type)", "event": "\(record.envelope.id)", "error": "\(error)",
+        ])
+    }
+
+    /// Runs the handler of a parked event again, once, and removes it from the dead
+    /// letters if it succeeds (the transaction rolls back otherwise, keeping it parked).
+    public static func replay(deadLetter id: Int64, group: String, store: any Store, policies: Policies) async throws -> Bool {
+        try await store.write { tx in
+            guard let letter = try await tx.takeDeadLetter(id: id) else { return false }
+            if try await tx.recordHandled(eventId: letter.envelope.id, by: group), let handler = policies.handler(for: letter.envelope.type) {
+                try await handler(letter.envelope, tx)
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Logging
+import ServiceLifecycle
+
+/// Publishes what transactions put in the outbox, in commit order, and marks each entry
+/// published only after the bus acknowledged it.
+///
+/// A crash after publishing but before marking republishes the same envelopes on restart;
+/// the bus drops them by event id. An event of a rolled-back transaction never reaches the
+/// outbox, so it is never published. Replicas sharing a store may relay the same entries
+/// concurrently: each relay publishes in order, and the bus keeps the first copy, so the
+/// log stays in commit order.
+public final class OutboxRelay: Service {
+    let store: any Store
+    let bus: any EventBus
+    let batchSize: Int
+    let idleInterval: Duration
+    let logger: Logger
+    let metrics: ChassisMetrics
+
+    public init(store: any Store, bus: any EventBus, batchSize: Int = 256, idleInterval: Duration = .milliseconds(100),
+                logger: Logger, metrics: ChassisMetrics = .shared) {
+        self.store = store
+        self.bus = bus
+        self.batchSize = batchSize
+        self.idleInterval = idleInterval
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// Relays until cancelled or shut down gracefully; on graceful shutdown it first drains
+    /// what is already committed.
+    public func run() async throws {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                let published = try await relayOnce()
+                failures = 0
+                if published == 0 {
+                    if Task.isShuttingDownGracefully { return }
+                    await store.waitForOutbox(timeout: idleInterval)
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                failures += 1
+                logger.warning("outbox relay failed, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
+                try? await Task.sleep(for: Backoff.delay(attempt: failures, base: .milliseconds(50), cap: .seconds(2)))
+            }
+        }
+    }
+
+    /// Publishes one batch of pending entries; returns how many.
+    @discardableResult
+    public func relayOnce() async throws -> Int {
+        let pending = try await store.pendingOutbox(limit: batchSize)
+        guard !pending.isEmpty else { return 0 }
+        try await bus.publish(pending.map(\.envelope))
+        try await store.markPublished(pending.map(\.sequence))
+        metrics.published(pending.count)
+        return pending.count
+    }
+}
+
+/// Exponential backoff with full jitter.
+public enum Backoff {
+    public static func delay(attempt: Int, base: Duration, cap: Duration) -> Duration {
+        let exponent = min(max(attempt - 1, 0), 20)
+        let ceiling = min(base * (1 << exponent), cap)
+        let millis = Double(ceiling.components.seconds) * 1000 + Double(ceiling.components.attoseconds) / 1e15
+        return .milliseconds(Int64(Double.random(in: 0.5...1.0) * millis))
+    }
+}

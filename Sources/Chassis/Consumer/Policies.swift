@@ -1,0 +1,35 @@
+/// A service's "whenever X, then Y" table: which events it reacts to and how.
+///
+/// ```swift
+/// let lendPolicies = Policies()
+///     .on(PaymentApproved.self) { event, tx in try await tx.save(RequestListItem(event)) }
+/// ```
+/// A handler runs inside a transaction of the service's store together with the record
+/// that the event was handled and the consumer's position: its effects and the events it
+/// publishes commit exactly when the event counts as handled. A handler that throws is
+/// retried (the transaction rolled back each time) and finally parked as a dead letter.
+public struct Policies: Sendable {
+    public typealias Handler = @Sendable (EventEnvelope, any StoreTransaction) async throws -> Void
+
+    private var handlers: [String: Handler] = [:]
+
+    public init() {}
+
+    /// Adds a handler for events of type `E`; a later one for the same type replaces it.
+    public func on<E: DomainEvent>(_ type: E.Type, _ handle: @escaping @Sendable (E, any StoreTransaction) async throws -> Void) -> Policies {
+        var copy = self
+        copy.handlers[E.eventType] = { envelope, tx in try await handle(try envelope.decode(E.self), tx) }
+        return copy
+    }
+
+    /// Both tables in one (a service with several groups of policies, a view and a saga).
+    public func merging(_ other: Policies) -> Policies {
+        var copy = self
+        copy.handlers.merge(other.handlers) { _, new in new }
+        return copy
+    }
+
+    public func handler(for type: String) -> Handler? { handlers[type] }
+    public var eventTypes: Set<String> { Set(handlers.keys) }
+    public var isEmpty: Bool { handlers.isEmpty }
+}

@@ -1,0 +1,221 @@
+import Foundation
+import Hummingbird
+
+/// A Spring Data REST repository resource for entity `E`: the routes, bodies and status
+/// codes the seeds' `http` commands expect, declared once per entity.
+///
+/// ```swift
+/// Resource<Promotion>(store: store)
+///     .creating { body, store in … }           // POST; omitted: POST is 405
+///     .updating { old, new, tx in … }          // PATCH and PUT; omitted: 405
+///     .searchable(by: "customer")              // GET /promotions/search/findByCustomer?customer=…
+///     .register(on: router)
+/// ```
+/// Collections answer HAL with `_embedded`, `_links` and `page` (`?page=&size=&sort=f,desc`);
+/// items answer their fields plus `_links.self` and `_links.<item>`. Unknown ids are 404
+/// JSON. Hooks run in or around a store transaction; whatever they throw rolls it back.
+public struct Resource<E: Entity>: Sendable {
+    public typealias Create = @Sendable (JSONValue, any Store) async throws -> E
+    public typealias Update = @Sendable (_ stored: E, _ proposed: inout E, _ transaction: any StoreTransaction) async throws -> [any DomainEvent]
+    public typealias Delete = @Sendable (E, any StoreTransaction) async throws -> [any DomainEvent]
+
+    let store: any Store
+    var create: Create?
+    var update: Update?
+    var delete: Delete?
+    var searchFields: [String] = []
+    var filterFields: [String] = []
+
+    public init(store: any Store) { self.store = store }
+
+    /// Allows POST with `hook`, which builds, checks and commits the new entity.
+    public func creating(_ hook: @escaping Create) -> Self { var r = self; r.create = hook; return r }
+
+    /// Allows POST for plain records: decode the body, run `check` for the events the
+    /// creation raises (or a refusal), save them in one transaction.
+    public func creating(raising check: @escaping @Sendable (inout E, any StoreTransaction) async throws -> [any DomainEvent] = { _, _ in [] }) -> Self {
+        creating { body, store in
+            var entity = try JSON.decode(E.self, from: body)
+            entity.id = nil
+            return try await store.write { tx in
+                entity = try await tx.save(entity)
+                let events = try await check(&entity, tx)
+                try await tx.save(entity)
+                try await tx.publish(events)
+                return entity
+            }
+        }
+    }
+
+    /// Allows PATCH (merge) and PUT (replace); `hook` sees the stored and the proposed
+    /// entity, may refuse or adjust the proposal, and returns the events it raises.
+    public func updating(_ hook: @escaping Update) -> Self { var r = self; r.update = hook; return r }
+    public func deleting(_ hook: @escaping Delete = { _, _ in [] }) -> Self { var r = self; r.delete = hook; return r }
+    public func searchable(by fields: String...) -> Self { var r = self; r.searchFields += fields; return r }
+    /// Lets the collection be filtered by these fields' query parameters (`?customer=andy`).
+    public func filterable(by fields: String...) -> Self { var r = self; r.filterFields += fields; return r }
+
+    public func register<Context: RequestContext>(on router: Router<Context>) {
+        let path = RouterPath(E.collection)
+        router.get(path) { request, _ in try await list(request) }
+        router.get("\(E.collection)/:id") { request, context in try await item(request, id: context.parameters.require("id", as: Int64.self)) }
+        router.post(path) { request, _ in try await post(request) }
+        router.patch("\(E.collection)/:id") { request, context in try await change(request, id: context.parameters.require("id", as: Int64.self), merge: true) }
+        router.put("\(E.collection)/:id") { request, context in try await change(request, id: context.parameters.require("id", as: Int64.self), merge: false) }
+        router.delete("\(E.collection)/:id") { request, context in try await remove(id: context.parameters.require("id", as: Int64.self)) }
+        router.get("\(E.collection)/search") { request, _ in try searchIndex(request) }
+        router.get("\(E.collection)/search/:name") { request, context in try await search(request, name: context.parameters.require("name")) }
+    }
+
+    // MARK: Handlers
+
+    func list(_ request: Request) async throws -> Response {
+        let paging = try Paging(request)
+        let base = HAL.base(of: request)
+        let parameters = request.uri.queryParameters
+        let filters = filterFields.compactMap { field in parameters[Substring(field)].map { FieldMatch(field, String($0)) } }
+        let total = try await store.count(E.collection, matching: filters)
+        let page = try await store.documents(E.collection, paging.query(filters: filters))
+        let body = try HAL.collection(E.self, page, base: base, paging: paging, total: total,
+                                      selfHref: "\(base)/\(E.collection){?page,size,sort}", templated: true,
+                                      extra: ["profile": .object(["href": .string("\(base)/profile/\(E.collection)")])]
+                                          .merging(searchFields.isEmpty ? [:] : ["search": .object(["href": .string("\(base)/\(E.collection)/search")])]) { a, _ in a })
+        return try JSONResponse.make(.ok, body, contentType: HAL.contentType)
+    }
+
+    func item(_ request: Request, id: Int64) async throws -> Response {
+        guard let body = try await store.document(E.collection, id: id) else { throw notFound(id) }
+        return try JSONResponse.make(.ok, HAL.item(E.self, id: id, body: JSON.parse(body), base: HAL.base(of: request)), contentType: HAL.contentType)
+    }
+
+    func post(_ request: Request) async throws -> Response {
+        guard let create else { throw HTTPError(.methodNotAllowed, message: "\(E.collection) cannot be created through this API") }
+        let entity = try await create(try await JSONResponse.body(of: request), store)
+        let base = HAL.base(of: request)
+        let body = try HAL.item(E.self, id: entity.id!, body: JSON.value(entity), base: base)
+        return try JSONResponse.make(.created, body, contentType: HAL.contentType,
+                                     headers: [.location: "\(base)/\(E.collection)/\(entity.id!)"])
+    }
+
+    func change(_ request: Request, id: Int64, merge: Bool) async throws -> Response {
+        guard let update else { throw HTTPError(.methodNotAllowed, message: "\(E.collection) cannot be changed through this API") }
+        let changes = try await JSONResponse.body(of: request)
+        guard case .object = changes else { throw Refusal.badRequest("the body must be a JSON object") }
+        let entity = try await store.write { tx in
+            let stored = try await tx.require(E.self, id: id)
+            let base = merge ? try JSON.value(stored).merged(with: changes) : changes
+            var proposed = try JSON.decode(E.self, from: base)
+            proposed.id = id
+            let events = try await update(stored, &proposed, tx)
+            try await tx.save(proposed)
+            try await tx.publish(events)
+            return proposed
+        }
+        return try JSONResponse.make(.ok, HAL.item(E.self, id: id, body: JSON.value(entity), base: HAL.base(of: request)),
+                                     contentType: HAL.contentType)
+    }
+
+    func remove(id: Int64) async throws -> Response {
+        guard let delete else { throw HTTPError(.methodNotAllowed, message: "\(E.collection) cannot be deleted through this API") }
+        try await store.write { tx in
+            let stored = try await tx.require(E.self, id: id)
+            let events = try await delete(stored, tx)
+            try await tx.delete(E.collection, id: id)
+            try await tx.publish(events)
+        }
+        return Response(status: .noContent)
+    }
+
+    func searchIndex(_ request: Request) throws -> Response {
+        let base = HAL.base(of: request)
+        var links: [String: JSONValue] = ["self": .object(["href": .string("\(base)/\(E.collection)/search")])]
+        for field in searchFields {
+            let name = "findBy" + field.prefix(1).uppercased() + field.dropFirst()
+            links[name] = .object(["href": .string("\(base)/\(E.collection)/search/\(name){?\(field),page,size,sort}"), "templated": true])
+        }
+        return try JSONResponse.make(.ok, .object(["_links": .object(links)]), contentType: HAL.contentType)
+    }
+
+    func search(_ request: Request, name: String) async throws -> Response {
+        guard name.hasPrefix("findBy"),
+              let field = searchFields.first(where: { "findBy" + $0.prefix(1).uppercased() + $0.dropFirst() == name })
+        else { throw Refusal.notFound("\(E.collection) has no search named \(name)") }
+        let parameters = request.uri.queryParameters
+        guard let value = parameters[Substring(field)] else { throw Refusal.badRequest("query parameter \(field) is required", field: field) }
+        let filters = [FieldMatch(field, String(value))]
+        let paging = try Paging(request)
+        let base = HAL.base(of: request)
+        let total = try await store.count(E.collection, matching: filters)
+        let page = try await store.documents(E.collection, paging.query(filters: filters))
+        let body = try HAL.collection(E.self, page, base: base, paging: paging, total: total,
+                                      selfHref: "\(base)/\(E.collection)/search/\(name)?\(field)=\(value)", templated: false, extra: [:])
+        return try JSONResponse.make(.ok, body, contentType: HAL.contentType)
+    }
+
+    func notFound(_ id: Int64) -> Refusal { .notFound("\(E.itemRelation) \(id) does not exist") }
+}
+
+/// Spring Data's `page`, `size` and `sort` parameters.
+struct Paging {
+    var page = 0
+    var size = 20
+    var sort: [SortKey] = []
+
+    init(_ request: Request) throws {
+        let parameters = request.uri.queryParameters
+        if let text = parameters["page"] {
+            guard let value = Int(text), value >= 0 else { throw Refusal.badRequest("page must be a number from 0", field: "page") }
+            page = value
+        }
+        if let text = parameters["size"] {
+            guard let value = Int(text), (1...2000).contains(value) else { throw Refusal.badRequest("size must be 1 to 2000", field: "size") }
+            size = value
+        }
+        for text in parameters.getAll("sort") {
+            let parts = text.split(separator: ",").map(String.init)
+            guard let field = parts.first, DocumentQuery.isIdentifier(field) else { throw Refusal.badRequest("sort must be field[,asc|desc]", field: "sort") }
+            sort.append(SortKey(field, ascending: parts.dropFirst().first?.lowercased() != "desc"))
+        }
+    }
+
+    func query(filters: [FieldMatch]) -> DocumentQuery {
+        DocumentQuery(filters: filters, sort: sort, offset: page * size, limit: size)
+    }
+}
+
+/// HAL bodies as Spring Data REST writes them.
+public enum HAL {
+    public static let contentType = "application/hal+json"
+
+    /// `http://host:port` as the client addressed it (through the gateway: the gateway).
+    public static func base(of request: Request) -> String {
+        let host = request.headers[.init("X-Forwarded-Host")!] ?? request.head.authority ?? "localhost"
+        return "http://\(host)"
+    }
+
+    public static func item<E: Entity>(_ type: E.Type, id: Int64, body: JSONValue, base: String) -> JSONValue {
+        var object = body
+        let href = JSONValue.object(["href": .string("\(base)/\(E.collection)/\(id)")])
+        object["_links"] = .object(["self": href, E.itemRelation: href])
+        return object
+    }
+
+    static func collection<E: Entity>(_ type: E.Type, _ documents: [StoredDocument], base: String, paging: Paging, total: Int,
+                                      selfHref: String, templated: Bool, extra: [String: JSONValue]) throws -> JSONValue {
+        let items = try documents.map { item(E.self, id: $0.id, body: try JSON.parse($0.body), base: base) }
+        var selfLink: [String: JSONValue] = ["href": .string(selfHref)]
+        if templated { selfLink["templated"] = .bool(true) }
+        var links = extra
+        links["self"] = .object(selfLink)
+        return .object([
+            "_embedded": .object([E.collection: .array(items)]),
+            "_links": .object(links),
+            "page": .object([
+                "size": .number(Double(paging.size)),
+                "totalElements": .number(Double(total)),
+                "totalPages": .number(Double((total + paging.size - 1) / paging.size)),
+                "number": .number(Double(paging.page)),
+            ]),
+        ])
+    }
+}

@@ -1,0 +1,46 @@
+import Metrics
+
+/// The chassis's own metrics, recorded through swift-metrics and exported at `/metrics`
+/// by the service's Prometheus registry. Names follow Prometheus conventions.
+public struct ChassisMetrics: Sendable {
+    public static let shared = ChassisMetrics()
+
+    public func published(_ count: Int) {
+        Counter(label: "msa_outbox_published_total").increment(by: count)
+    }
+
+    public func outboxBacklog(_ count: Int) {
+        Gauge(label: "msa_outbox_backlog").record(count)
+    }
+
+    public func handled(group: String, type: String, duration: Duration) {
+        Counter(label: "msa_events_handled_total", dimensions: [("group", group), ("type", type)]).increment()
+        Metrics.Timer(label: "msa_event_handler_duration_seconds", dimensions: [("group", group)], preferredDisplayUnit: .seconds)
+            .recordNanoseconds(Int64(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000))
+    }
+
+    public func handlerFailed(group: String, type: String) {
+        Counter(label: "msa_event_handler_failures_total", dimensions: [("group", group), ("type", type)]).increment()
+    }
+
+    public func deadLettered(group: String, type: String) {
+        Counter(label: "msa_dead_letters_total", dimensions: [("group", group), ("type", type)]).increment()
+    }
+
+    public func lag(group: String, partition: Int, events: Int64) {
+        Gauge(label: "msa_consumer_lag", dimensions: [("group", group), ("partition", String(partition))]).record(events)
+    }
+
+    public func leases(group: String, count: Int) {
+        Gauge(label: "msa_consumer_partitions_owned", dimensions: [("group", group)]).record(count)
+    }
+
+    /// 0 closed, 1 half-open, 2 open.
+    public func breaker(target: String, state: Int) {
+        Gauge(label: "msa_circuit_breaker_state", dimensions: [("target", target)]).record(state)
+    }
+
+    public func callRejected(target: String, reason: String) {
+        Counter(label: "msa_calls_rejected_total", dimensions: [("target", target), ("reason", reason)]).increment()
+    }
+}

@@ -1,0 +1,123 @@
+/// Stops calling a target that keeps failing, so a dead neighbour costs its callers one
+/// quick refusal instead of a timeout per request, and gets room to recover.
+///
+/// ```swift
+/// let breaker = CircuitBreaker(target: "payment", policy: CallPolicy())
+/// try await breaker.acquire()            // throws CircuitBreaker.Rejected while open
+/// let ok = await call()
+/// await breaker.record(success: ok)
+/// ```
+///
+/// Guarantees:
+/// - **closed**: every call is admitted; `failureThreshold` *consecutive* failures open the
+///   breaker (one success resets the count).
+/// - **open**: every call is rejected until `openDuration` has passed since it opened; the
+///   first `acquire()` after that moves to half-open.
+/// - **half-open**: at most `halfOpenProbes` calls are admitted; the first recorded success
+///   closes the breaker, the first recorded failure opens it again for a full
+///   `openDuration`. A probe that reports nothing within `openDuration` (its caller was
+///   cancelled) is written off and another probe is admitted, so a breaker never stays
+///   half-open for good.
+/// - Results recorded while open are ignored: they come from calls admitted before it
+///   opened and say nothing about the target's recovery.
+///
+/// Each transition is reported as `msa_circuit_breaker_state{target}` (0 closed,
+/// 1 half-open, 2 open). Time comes from `now`, so tests can move it by hand.
+public actor CircuitBreaker {
+    public enum State: Sendable, Equatable {
+        case closed, open, halfOpen
+    }
+
+    /// Thrown by ``acquire()`` when the breaker admits no call now.
+    public struct Rejected: Error, Sendable, CustomStringConvertible {
+        public let target: String
+        public let state: State
+        /// How long until an open breaker admits a probe; zero when half-open with all
+        /// probes in flight.
+        public let reopensIn: Duration
+
+        public var description: String {
+            "circuit to \(target) is \(state == .open ? "open" : "half-open with its probes in flight"), next probe in \(reopensIn)"
+        }
+    }
+
+    public nonisolated let target: String
+    /// The state as of the last call; an open breaker turns half-open at the first
+    /// ``acquire()`` after `openDuration`, not by itself.
+    public private(set) var state: State = .closed
+
+    private let failureThreshold: Int
+    private let openDuration: Duration
+    private let halfOpenProbes: Int
+    private let now: @Sendable () -> ContinuousClock.Instant
+    private var consecutiveFailures = 0
+    /// When the breaker last opened, or last turned half-open.
+    private var since: ContinuousClock.Instant
+    private var probesInFlight = 0
+
+    public init(
+        target: String,
+        policy: CallPolicy = .init(),
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
+        self.target = target
+        self.failureThreshold = max(policy.failureThreshold, 1)
+        self.openDuration = policy.openDuration
+        self.halfOpenProbes = max(policy.halfOpenProbes, 1)
+        self.now = now
+        self.since = now()
+        ChassisMetrics.shared.breaker(target: target, state: 0)
+    }
+
+    /// Admits one call or throws ``Rejected``. An admitted call must be followed by
+    /// ``record(success:)``.
+    public func acquire() throws {
+        switch state {
+        case .closed:
+            return
+        case .open:
+            let elapsed = now() - since
+            guard elapsed >= openDuration else {
+                throw Rejected(target: target, state: .open, reopensIn: openDuration - elapsed)
+            }
+            move(to: .halfOpen)
+            probesInFlight = 1
+        case .halfOpen:
+            if probesInFlight >= halfOpenProbes, now() - since >= openDuration {
+                // The probes never reported back; write them off rather than stay stuck.
+                since = now()
+                probesInFlight = 0
+            }
+            guard probesInFlight < halfOpenProbes else {
+                throw Rejected(target: target, state: .halfOpen, reopensIn: .zero)
+            }
+            probesInFlight += 1
+        }
+    }
+
+    /// Records the outcome of an admitted call: `false` for a connection error, a timeout
+    /// or a 5xx; `true` for any answer, 4xx included.
+    public func record(success: Bool) {
+        switch (state, success) {
+        case (.closed, true):
+            consecutiveFailures = 0
+        case (.closed, false):
+            consecutiveFailures += 1
+            if consecutiveFailures >= failureThreshold { move(to: .open) }
+        case (.halfOpen, true):
+            move(to: .closed)
+        case (.halfOpen, false):
+            move(to: .open)
+        case (.open, _):
+            break
+        }
+    }
+
+    private func move(to next: State) {
+        state = next
+        since = now()
+        consecutiveFailures = 0
+        probesInFlight = 0
+        ChassisMetrics.shared.breaker(target: target, state: next == .closed ? 0 : next == .halfOpen ? 1 : 2)
+    }
+}

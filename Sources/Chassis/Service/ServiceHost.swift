@@ -1,0 +1,179 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Where and how one service process runs: its address, data, bus and tuning.
+/// `msa serve` fills it from the environment; tests fill it directly.
+public struct HostSettings: Sendable {
+    public var system: String
+    public var host = "127.0.0.1"
+    public var port: Int
+    /// The directory holding `<service>.sqlite` and the system's `bus.sqlite`.
+    public var dataDirectory: String
+    public var partitions = 8
+    public var consumer = ConsumerSettings()
+    /// How long published outbox rows, handled-event records and log events are kept.
+    public var retention: Duration = .seconds(7 * 24 * 3600)
+    /// How long the service stays up but not ready after SIGTERM before it closes its
+    /// listener (Kubernetes: lets endpoints drop the pod first). 0 for local runs.
+    public var drainDelay: Duration = .zero
+    public var environment: [String: String]
+
+    public init(system: String, port: Int, dataDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.system = system
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.environment = environment
+    }
+
+    public var busPath: String { "\(dataDirectory)/bus.sqlite" }
+    public func storePath(_ service: String) -> String { "\(dataDirectory)/\(service).sqlite" }
+}
+
+/// Hosts a ``ServiceDefinition``: one wiring of HTTP, store, outbox relay, consumer,
+/// retention and health for every service, so service code contains none of it.
+public struct ServiceHost: Sendable {
+    public let definition: ServiceDefinition
+    public let runtime: ServiceRuntime
+    public let settings: HostSettings
+    public let health: Health
+    public let member: String
+
+    /// Opens the service's store and the system's bus (embedded defaults).
+    public init(_ definition: ServiceDefinition, settings: HostSettings, logger: Logger? = nil) throws {
+        let store = try SQLiteStore(path: settings.storePath(definition.name), service: definition.name)
+        let bus = try SQLiteEventLog(path: settings.busPath, partitions: settings.partitions)
+        try self.init(definition, settings: settings, store: store, bus: bus, logger: logger)
+    }
+
+    public init(_ definition: ServiceDefinition, settings: HostSettings, store: any Store, bus: any EventBus, logger: Logger? = nil) throws {
+        var log = logger ?? Logger(label: definition.name)
+        log[metadataKey: "service"] = "\(definition.name)"
+        self.definition = definition
+        self.settings = settings
+        self.runtime = ServiceRuntime(name: definition.name, store: store, bus: bus, environment: settings.environment, logger: log)
+        self.health = Health(store: store, bus: bus)
+        self.member = "\(definition.name)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
+        Telemetry.bootstrap()
+    }
+
+    /// The service's router: its own routes plus health, metrics and dead-letter admin.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: RequestIdentityMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        health.register(on: router)
+        router.get("metrics") { _, _ in try await self.metrics() }
+        router.get("admin/dead-letters") { _, _ in
+            try JSONResponse.make(.ok, encoding: try await runtime.store.deadLetters(limit: 1000))
+        }
+        router.post("admin/dead-letters/:id/replay") { _, context in
+            let id = try context.parameters.require("id", as: Int64.self)
+            guard try await EventConsumer.replay(deadLetter: id, group: definition.name, store: runtime.store, policies: definition.policies)
+            else { throw Refusal.notFound("dead letter \(id) does not exist") }
+            return try JSONResponse.make(.ok, ["replayed": .number(Double(id))])
+        }
+        definition.routes(router, runtime)
+        return router
+    }
+
+    private func metrics() async throws -> Response {
+        let metrics = ChassisMetrics.shared
+        if let backlog = try? await runtime.store.outboxBacklog() { metrics.outboxBacklog(backlog) }
+        if !definition.policies.isEmpty, let lag = try? await runtime.bus.lag(group: definition.name) {
+            for partition in 0..<runtime.bus.partitionCount { metrics.lag(group: definition.name, partition: partition, events: lag[partition] ?? 0) }
+        }
+        return JSONResponse.make(.ok, data: Data(Telemetry.scrape().utf8), contentType: "text/plain; version=0.0.4")
+    }
+
+    /// The background services: the relay, the consumer (if the service has policies),
+    /// retention and the service's own jobs.
+    public func backgroundServices() -> [any Service] {
+        var services: [any Service] = [OutboxRelay(store: runtime.store, bus: runtime.bus, logger: runtime.logger)]
+        if !definition.policies.isEmpty {
+            services.append(EventConsumer(group: definition.name, member: member, store: runtime.store, bus: runtime.bus,
+                                          policies: definition.policies, settings: settings.consumer, logger: runtime.logger))
+        }
+        services.append(RetentionJob(store: runtime.store, bus: runtime.bus, retention: settings.retention, logger: runtime.logger))
+        for job in definition.jobs { services.append(JobService(runtime: runtime, job: job)) }
+        return services
+    }
+
+    /// Runs the service until SIGTERM or SIGINT, then drains: not ready at once, stop
+    /// accepting, finish in-flight requests, finish the event in hand and release leases,
+    /// publish what is committed, exit.
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let logger = runtime.logger
+        let app = Application(
+            router: router(),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: definition.name),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? settings.port
+                logger.info("listening", metadata: ["address": "http://\(settings.host):\(port)"])
+                await onListening(port)
+            },
+            logger: logger)
+        let drain = DrainGate(health: health, delay: settings.drainDelay)
+        let group = ServiceGroup(configuration: .init(
+            services: backgroundServices().map { .init(service: $0) } + [.init(service: app), .init(service: drain)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+        try await runtime.store.close()
+        logger.info("stopped")
+    }
+}
+
+/// First to hear graceful shutdown (last in the group): marks the service not ready and
+/// waits the drain delay before the listener and the rest shut down.
+struct DrainGate: Service {
+    let health: Health
+    let delay: Duration
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        health.beginDraining()
+        if delay > .zero { try? await Task.sleep(for: delay) }
+    }
+}
+
+/// A service's own background job, run until shutdown.
+struct JobService: Service {
+    let runtime: ServiceRuntime
+    let job: ServiceDefinition.Job
+
+    func run() async throws {
+        do { try await cancelWhenGracefulShutdown { try await job(runtime) } } catch is CancellationError {}
+    }
+}
+
+/// Prunes the outbox, the handled-event records and the embedded log every hour.
+struct RetentionJob: Service {
+    let store: any Store
+    let bus: any EventBus
+    let retention: Duration
+    let logger: Logger
+
+    func run() async throws {
+        do { try await prunePeriodically() } catch is CancellationError {}
+    }
+
+    private func prunePeriodically() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let report = try await store.prune(olderThan: retention)
+                    let events = try await bus.prune(olderThan: retention)
+                    if report.outbox + report.handled + events > 0 {
+                        logger.info("retention pruned", metadata: ["outbox": "\(report.outbox)", "handled": "\(report.handled)", "events": "\(events)"])
+                    }
+                } catch {
+                    logger.warning("retention failed", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: .seconds(3600))
+            }
+        }
+    }
+}

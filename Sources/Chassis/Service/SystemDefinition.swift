@@ -1,0 +1,29 @@
+/// A whole system: its services, where each listens by default, and which path prefixes
+/// the gateway sends to each. The CLI, the gateway and the system tests read it.
+public struct SystemDefinition: Sendable {
+    public struct Member: Sendable {
+        public var definition: ServiceDefinition
+        public var port: Int
+        /// Path prefixes routed to this service, e.g. `/reserves`.
+        public var routes: [String]
+        public var name: String { definition.name }
+
+        public init(_ definition: ServiceDefinition, port: Int, routes: [String]) {
+            self.definition = definition
+            self.port = port
+            self.routes = routes
+        }
+    }
+
+    public var name: String
+    public var gatewayPort: Int
+    public var services: [Member]
+
+    public init(name: String, gatewayPort: Int = 8080, services: [Member]) {
+        self.name = name
+        self.gatewayPort = gatewayPort
+        self.services = services
+    }
+
+    public func service(_ name: String) -> Member? { services.first { $0.name == name } }
+}

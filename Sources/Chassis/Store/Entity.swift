@@ -1,0 +1,104 @@
+import Foundation
+
+/// An aggregate or view row persisted as a JSON document in its service's store.
+///
+/// ```swift
+/// struct Payment: Entity {
+///     static let collection = "payments"
+///     var id: Int64?
+///     var matchId: Int64
+/// }
+/// ```
+/// `collection` is also the REST path and the HAL relation, as Spring Data REST derives
+/// them from the repository.
+public protocol Entity: Codable, Sendable {
+    static var collection: String { get }
+    /// Nil until saved; the store assigns the next id of the collection.
+    var id: Int64? { get set }
+}
+
+extension Entity {
+    /// The HAL relation of one item: the collection name without its plural `s`.
+    public static var itemRelation: String {
+        collection.hasSuffix("s") ? String(collection.dropLast()) : collection
+    }
+}
+
+extension DocumentReader {
+    public func get<E: Entity>(_ type: E.Type, id: Int64) async throws -> E? {
+        guard let body = try await document(E.collection, id: id) else { return nil }
+        return try JSONDecoder().decode(E.self, from: body)
+    }
+
+    /// Like ``get(_:id:)`` but a missing entity is a 404 naming it.
+    public func require<E: Entity>(_ type: E.Type, id: Int64) async throws -> E {
+        guard let entity = try await get(type, id: id) else {
+            throw Refusal.notFound("\(E.itemRelation) \(id) does not exist")
+        }
+        return entity
+    }
+
+    public func all<E: Entity>(_ type: E.Type, _ query: DocumentQuery = .init()) async throws -> [E] {
+        try await documents(E.collection, query).map { try JSONDecoder().decode(E.self, from: $0.body) }
+    }
+
+    public func all<E: Entity>(_ type: E.Type, where field: String, equals value: String) async throws -> [E] {
+        try await all(type, DocumentQuery(filters: [FieldMatch(field, value)]))
+    }
+}
+
+extension StoreTransaction {
+    /// Inserts or replaces `entity`, assigning the next id when it has none.
+    @discardableResult
+    public func save<E: Entity>(_ entity: E) async throws -> E {
+        var saved = entity
+        if saved.id == nil { saved.id = try await nextId(E.collection) }
+        try await put(E.collection, id: saved.id!, body: JSON.encode(saved))
+        return saved
+    }
+
+    /// Loads the entity, lets `change` run a command on it, saves it and enqueues the
+    /// events the command returned — the aggregate pattern in one call. A missing entity
+    /// is a 404; a refusal thrown by `change` rolls the whole transaction back.
+    @discardableResult
+    public func update<E: Entity>(_ type: E.Type, id: Int64, _ change: (inout E) throws -> [any DomainEvent]) async throws -> E {
+        var entity = try await require(type, id: id)
+        let events = try change(&entity)
+        try await save(entity)
+        try await publish(events)
+        return entity
+    }
+
+    /// Enqueues domain events in this transaction's outbox, stamped with this service as
+    /// source and the current trace context.
+    public func publish(_ events: [any DomainEvent]) async throws {
+        guard !events.isEmpty else { return }
+        try await enqueue(events.map { try EventEnvelope($0, source: service, traceparent: TraceContext.current) })
+    }
+
+    public func publish(_ event: any DomainEvent) async throws {
+        try await publish([event])
+    }
+}
+
+/// The W3C trace context of the work in progress, carried from HTTP requests and event
+/// envelopes into the events they raise.
+public enum TraceContext {
+    @TaskLocal public static var current: String?
+
+    /// A fresh `traceparent` (version 00, sampled).
+    public static func newTraceparent() -> String {
+        func hex(_ bytes: Int) -> String {
+            (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        }
+        return "00-\(hex(16))-\(hex(8))-01"
+    }
+
+    /// The same trace with a new span id: what a callee or a consumer continues with.
+    public static func child(of parent: String?) -> String {
+        let parts = parent?.split(separator: "-") ?? []
+        guard parts.count == 4, parts[1].count == 32 else { return newTraceparent() }
+        let span = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        return "00-\(parts[1])-\(span)-\(parts[3])"
+    }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Chassis
+import Foundation
+import ServiceLifecycle
+
+/// The supervisor's control API on loopback, found through `<data>/<system>/supervisor.json`.
+struct ControlServer: Sendable {
+    let supervisor: Supervisor
+    let file: String
+
+    func run() async throws {
+        let router = Router()
+        router.add(middleware: ErrorMiddleware())
+        router.get("ps") { _, _ in try JSONResponse.make(.ok, encoding: await supervisor.status()) }
+        router.post("stop/:service") { _, context in
+            try JSONResponse.make(.ok, encoding: await supervisor.stop(service: try context.parameters.require("service")))
+        }
+        router.post("start/:service") { _, context in
+            try JSONResponse.make(.ok, encoding: try await supervisor.start(service: try context.parameters.require("service")))
+        }
+        let file = self.file
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "msa-control"),
+                              onServerRunning: { channel in
+                                  let info = ["pid": Int(getpid()), "port": channel.localAddress?.port ?? 0]
+                                  try? JSONSerialization.data(withJSONObject: info).write(to: URL(fileURLWithPath: file))
+                              },
+                              logger: Logger(label: "msa-control", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try await app.run()
+    }
+}
+
+/// A client of a running supervisor.
+struct ControlClient {
+    let port: Int
+
+    init(data: DataOption, system: String) throws {
+        let file = "\(data.directory(for: system))/supervisor.json"
+        guard let bytes = FileManager.default.contents(atPath: file),
+              let info = try JSONSerialization.jsonObject(with: bytes) as? [String: Int], let port = info["port"]
+        else { throw ValidationError("no running supervisor for \(system) (no \(file)); start one with: msa up \(system)") }
+        self.port = port
+    }
+
+    func call(_ method: String, _ path: String) async throws -> Data {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/\(path)")
+        request.method = .init(rawValue: method)
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let buffer = try await response.body.collect(upTo: 1 << 20)
+        return Data(buffer.readableBytesView)
+    }
+}
+
+struct Ps: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the processes of a running system.")
+    @Argument(help: "The system.") var system: String = "rental"
+    @OptionGroup var data: DataOption
+
+    func run() async throws {
+        let rows = try JSONDecoder().decode([Supervisor.Status].self, from: try await ControlClient(data: data, system: system).call("GET", "ps"))
+        print("NAME          PORT   PID      STATE    RESTARTS")
+        for row in rows {
+            let state = row.running ? "running" : "stopped"
+            print(row.name.padding(toLength: 14, withPad: " ", startingAt: 0) + String(row.port).padding(toLength: 7, withPad: " ", startingAt: 0)
+                  + (row.pid.map(String.init) ?? "-").padding(toLength: 9, withPad: " ", startingAt: 0)
+                  + state.padding(toLength: 9, withPad: " ", startingAt: 0) + String(row.restarts))
+        }
+    }
+}
+
+struct Stop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop a service (all its replicas) of a running system.")
+    @Argument var system: String
+    @Argument var service: String
+    @OptionGroup var data: DataOption
+
+    func run() async throws {
+        let names = try JSONDecoder().decode([String].self, from: try await ControlClient(data: data, system: system).call("POST", "stop/\(service)"))
+        guard !names.isEmpty else { throw ValidationError("\(system) has no process \(service)") }
+        print("stopped \(names.joined(separator: ", "))")
+    }
+}
+
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start a stopped service of a running system.")
+    @Argument var system: String
+    @Argument var service: String
+    @OptionGroup var data: DataOption
+
+    func run() async throws {
+        let names = try JSONDecoder().decode([String].self, from: try await ControlClient(data: data, system: system).call("POST", "start/\(service)"))
+        guard !names.isEmpty else { throw ValidationError("\(system) has no process \(service)") }
+        print("started \(names.joined(separator: ", "))")
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Chassis
+import Foundation
+import Gateway
+
+/// `msa serve <system> <service>`: one service in the foreground, what a container runs.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one service of a system (or its gateway).",
+        discussion: """
+            Configuration comes from the environment, with working defaults:
+              PORT           the port (default: the system's port for the service)
+              MSA_HOST       the address to bind (default 127.0.0.1)
+              MSA_DATA       the system's data directory (default .msa/<system>)
+              MSA_PARTITIONS partitions of a new event log (default 8)
+              <SERVICE>_URL  where a called service answers, e.g. PAYMENT_URL
+              <SERVICE>_URLS the gateway's replicas of a service, comma-separated
+            """)
+
+    @Argument(help: "The system, e.g. rental.") var system: String
+    @Argument(help: "The service, e.g. reserve, or gateway.") var service: String
+
+    func run() async throws {
+        let definition = try Catalog.system(system)
+        let environment = ProcessInfo.processInfo.environment
+        let host = environment["MSA_HOST"] ?? "127.0.0.1"
+        if service == "gateway" {
+            let port = environment["PORT"].flatMap(Int.init) ?? definition.gatewayPort
+            try await GatewayServer.run(system: definition, host: host, port: port, environment: environment)
+            return
+        }
+        guard let member = definition.service(service) else {
+            throw ValidationError("\(system) has no service \(service); it has \(definition.services.map(\.name).joined(separator: ", ")), gateway")
+        }
+        var settings = HostSettings(system: system, port: environment["PORT"].flatMap(Int.init) ?? member.port,
+                                    dataDirectory: environment["MSA_DATA"] ?? ".msa/\(system)", environment: environment)
+        settings.host = host
+        settings.partitions = environment["MSA_PARTITIONS"].flatMap(Int.init) ?? settings.partitions
+        if let ttl = environment["MSA_LEASE_TTL_MS"].flatMap(Int.init) { settings.consumer.leaseTTL = .milliseconds(ttl) }
+        if let drain = environment["MSA_DRAIN_MS"].flatMap(Int.init) { settings.drainDelay = .milliseconds(drain) }
+        try await ServiceHost(member.definition, settings: settings).run()
+    }
+}

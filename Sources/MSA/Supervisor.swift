@@ -1,0 +1,183 @@
+import Chassis
+import Foundation
+import Synchronization
+
+/// Runs a system's services and gateway as child processes (`msa serve …`), prefixes and
+/// streams their logs, restarts a child that exits unexpectedly (with backoff), and stops
+/// them all with SIGTERM — SIGKILL after a grace period — when asked.
+actor Supervisor {
+    struct Child {
+        var name: String        // "lend" or "lend#2"
+        var service: String     // "lend" or "gateway"
+        var port: Int
+        var process: Process?
+        var wanted: Bool        // false after `msa stop`: not restarted
+        var restarts: Int
+    }
+
+    let system: SystemDefinition
+    let dataDirectory: String
+    let executable: String
+    let baseEnvironment: [String: String]
+    private var children: [String: Child] = [:]
+    private var order: [String] = []
+    private var shuttingDown = false
+    private let output = LogPrinter()
+
+    init(system: SystemDefinition, dataDirectory: String, executable: String, plan: [(name: String, service: String, port: Int)],
+         environment: [String: String]) {
+        self.system = system
+        self.dataDirectory = dataDirectory
+        self.executable = executable
+        self.baseEnvironment = environment
+        for entry in plan {
+            children[entry.name] = Child(name: entry.name, service: entry.service, port: entry.port, process: nil, wanted: true, restarts: 0)
+            order.append(entry.name)
+        }
+    }
+
+    func startAll() throws {
+        for name in order { try launch(name) }
+    }
+
+    /// The environment of one child: ports of every service (first replica) for callers,
+    /// every replica for the gateway.
+    private func environment(for child: Child) -> [String: String] {
+        var env = baseEnvironment
+        env["PORT"] = String(child.port)
+        env["MSA_DATA"] = dataDirectory
+        for (name, other) in children where other.service != "gateway" {
+            let key = other.service.uppercased()
+            let url = "http://127.0.0.1:\(other.port)"
+            if name == other.service { env["\(key)_URL"] = url }
+            env["\(key)_URLS"] = ((env["\(key)_URLS"].map { [$0] } ?? []) + [url]).joined(separator: ",")
+        }
+        return env
+    }
+
+    private func launch(_ name: String) throws {
+        guard var child = children[name], child.process == nil else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["serve", system.name, child.service]
+        process.environment = environment(for: child)
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let printer = output
+        let label = name
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil } else { printer.write(data, from: label) }
+        }
+        process.terminationHandler = { [weak self] process in
+            let status = process.terminationStatus
+            Task { await self?.exited(label, status: status) }
+        }
+        try process.run()
+        child.process = process
+        children[name] = child
+        output.line("started \(name) (pid \(process.processIdentifier)) on http://127.0.0.1:\(child.port)", from: "msa")
+    }
+
+    private func exited(_ name: String, status: Int32) async {
+        guard var child = children[name] else { return }
+        child.process = nil
+        children[name] = child
+        guard child.wanted && !shuttingDown else {
+            output.line("\(name) stopped (exit \(status))", from: "msa")
+            return
+        }
+        child.restarts += 1
+        children[name] = child
+        let delay = min(5000, 200 * (1 << min(child.restarts, 5)))
+        output.line("\(name) exited unexpectedly (status \(status)); restarting in \(delay) ms", from: "msa")
+        try? await Task.sleep(for: .milliseconds(delay))
+        guard children[name]?.wanted == true, !shuttingDown else { return }
+        try? launch(name)
+    }
+
+    /// Stops every replica of `service` (`msa stop`) and keeps it stopped.
+    func stop(service: String) async -> [String] {
+        let names = order.filter { children[$0]?.service == service || $0 == service }
+        for name in names { children[name]?.wanted = false }
+        await terminate(names)
+        return names
+    }
+
+    func start(service: String) throws -> [String] {
+        let names = order.filter { children[$0]?.service == service || $0 == service }
+        for name in names {
+            children[name]?.wanted = true
+            children[name]?.restarts = 0
+            try launch(name)
+        }
+        return names
+    }
+
+    func shutdown() async {
+        shuttingDown = true
+        await terminate(order.reversed())
+    }
+
+    private func terminate(_ names: [String]) async {
+        let processes = names.compactMap { children[$0]?.process }
+        for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let deadline = ContinuousClock.now + .seconds(15)
+        while processes.contains(where: \.isRunning) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        for name in names { children[name]?.process = nil }
+    }
+
+    struct Status: Codable, Sendable {
+        var name: String
+        var service: String
+        var port: Int
+        var pid: Int32?
+        var running: Bool
+        var restarts: Int
+    }
+
+    func status() -> [Status] {
+        order.compactMap { name in
+            children[name].map { Status(name: name, service: $0.service, port: $0.port, pid: $0.process?.processIdentifier,
+                                        running: $0.process?.isRunning ?? false, restarts: $0.restarts) }
+        }
+    }
+}
+
+/// Writes children's output line by line, each prefixed with its service, coloured when
+/// the terminal is one.
+final class LogPrinter: Sendable {
+    private let pending = Mutex<[String: Data]>([:])
+    private let colours = isatty(STDOUT_FILENO) == 1
+    private let palette = ["\u{1B}[36m", "\u{1B}[33m", "\u{1B}[35m", "\u{1B}[32m", "\u{1B}[34m", "\u{1B}[31m", "\u{1B}[96m", "\u{1B}[93m"]
+
+    func write(_ data: Data, from source: String) {
+        let lines: [String] = pending.withLock { buffers in
+            var buffer = buffers[source, default: Data()] + data
+            var complete: [String] = []
+            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                complete.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
+                buffer = Data(buffer[buffer.index(after: newline)...])
+            }
+            buffers[source] = buffer
+            return complete
+        }
+        for text in lines { line(text, from: source) }
+    }
+
+    func line(_ text: String, from source: String) {
+        let padded = source.padding(toLength: 13, withPad: " ", startingAt: 0)
+        let prefix: String
+        if colours {
+            let colour = palette[abs(source.hashValue) % palette.count]
+            prefix = "\(colour)\(padded)|\u{1B}[0m "
+        } else {
+            prefix = "\(padded)| "
+        }
+        FileHandle.standardOutput.write(Data((prefix + text + "\n").utf8))
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Chassis
+import Foundation
+import ServiceLifecycle
+
+/// `msa up <system>`: the whole system on this machine, embedded defaults.
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start a system's gateway and services as child processes, with embedded defaults.",
+        discussion: """
+            Ports: the gateway on --base-port (8080), services on the next ports in the
+            system's order (rental: reserve 8081 … notification 8086). Extra replicas listen
+            100 ports above the previous one (lend#2 on 8182). Ctrl-C stops everything.
+            """)
+
+    @Argument(help: "The system to run, e.g. rental.") var system: String
+    @OptionGroup var data: DataOption
+    @Option(help: "Replicas per service, e.g. lend=2 (repeatable).") var replicas: [String] = []
+    @Option(help: "The gateway's port; services take the following ones.") var basePort: Int = 8080
+
+    func run() async throws {
+        let definition = try Catalog.system(system)
+        var counts: [String: Int] = [:]
+        for entry in replicas {
+            let parts = entry.split(separator: "=")
+            guard parts.count == 2, let count = Int(parts[1]), count >= 1, definition.service(String(parts[0])) != nil else {
+                throw ValidationError("--replicas takes service=count with a service of \(system), got \(entry)")
+            }
+            counts[String(parts[0])] = count
+        }
+        var plan: [(name: String, service: String, port: Int)] = []
+        for (index, member) in definition.services.enumerated() {
+            let port = basePort + 1 + index
+            for replica in 0..<(counts[member.name] ?? 1) {
+                plan.append((replica == 0 ? member.name : "\(member.name)#\(replica + 1)", member.name, port + 100 * replica))
+            }
+        }
+        plan.append(("gateway", "gateway", basePort))
+        let directory = data.directory(for: system)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let supervisor = Supervisor(system: definition, dataDirectory: directory, executable: try selfExecutable(), plan: plan,
+                                    environment: ProcessInfo.processInfo.environment)
+        let control = ControlServer(supervisor: supervisor, file: "\(directory)/supervisor.json")
+        // Children receive Ctrl-C from the terminal themselves; the supervisor stops them all.
+        let stop = SignalWatcher([SIGINT, SIGTERM])
+        try await supervisor.startAll()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await control.run() }
+            group.addTask {
+                await stop.wait()
+                await supervisor.shutdown()
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+        try? FileManager.default.removeItem(atPath: "\(directory)/supervisor.json")
+    }
+
+    func selfExecutable() throws -> String {
+        try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    }
+}
+
+/// Waits for one of several signals, which it stops from killing the process.
+///
+/// `@unchecked Sendable` is safe: `sources` is written once in `init` and never read
+/// again (it only keeps the dispatch sources alive); the doorbell is an actor.
+final class SignalWatcher: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+    private let bell = Doorbell()
+
+    init(_ signals: [Int32]) {
+        let bell = self.bell
+        sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { Task { await bell.ring() } }
+            source.resume()
+            return source
+        }
+    }
+
+    func wait() async {
+        await bell.wait(timeout: .seconds(365 * 24 * 3600))
+    }
+}

@@ -1,0 +1,42 @@
+import Chassis
+import RentalContracts
+
+/// lend (8082): the lenders' request list, filled by events, and their confirmations.
+/// While lend is down, requests and payments go on; its list catches up when it returns.
+public let lendService = ServiceDefinition(name: "lend", policies: lendPolicies) { router, runtime in
+    Resource<RequestListItem>(store: runtime.store).searchable(by: "customer", "status").register(on: router)
+    Resource<Lend>(store: runtime.store)
+        .creating { body, store in try await confirm(JSON.decode(LendInput.self, from: body), store: store) }
+        .searchable(by: "matchId", "lender")
+        .register(on: router)
+}
+
+let lendPolicies = Policies()
+    .on(PaymentApproved.self) { event, tx in
+        guard try await tx.get(RequestListItem.self, id: event.matchId) == nil else { return }
+        try await tx.save(RequestListItem(event))
+    }
+    .on(PaymentCancelled.self) { event, tx in
+        // A refund or a void: drop the request from the list and cancel its match, if any.
+        guard var item = try await tx.get(RequestListItem.self, id: event.matchId) else { return }
+        item.cancel()
+        try await tx.save(item)
+        for var lend in try await tx.all(Lend.self, where: "matchId", equals: String(event.matchId)) {
+            let events = lend.cancel()
+            try await tx.save(lend)
+            try await tx.publish(events)
+        }
+    }
+
+func confirm(_ input: LendInput, store: any Store) async throws -> Lend {
+    try await store.write { tx in
+        guard var item = try await tx.get(RequestListItem.self, id: input.matchId) else {
+            throw Refusal.notFound("request \(input.matchId) is not in the request list (unpaid, unknown, or not yet arrived)")
+        }
+        let events = try item.confirm(by: input.lender)
+        try await tx.save(item)
+        let lend = try await tx.save(Lend(matchId: input.matchId, lender: input.lender, customer: item.customer, status: Lend.confirmed))
+        try await tx.publish(events)
+        return lend
+    }
+}

@@ -1,0 +1,46 @@
+import Chassis
+import RentalContracts
+
+/// A payment for one match. Its id is the match id: one payment per rental, which makes
+/// approving idempotent (a retried approve finds the payment it already made) and lets
+/// `GET /payments/{matchId}` answer as in the seed.
+struct Payment: Entity, Equatable {
+    static let collection = "payments"
+    var id: Int64?
+    var matchId: Int64
+    var price: Int
+    var paymentAction: String
+    var customer: String
+    var startDay: String
+    var endDay: String
+    var name: String?
+
+    static let approved = "Approved"
+    static let cancelled = "Cancelled"
+
+    static func approve(_ request: PaymentRequest) throws -> (Payment, [any DomainEvent]) {
+        guard request.paymentAction == approved else {
+            throw Refusal.invalid("paymentAction must be Approved to pay", field: "paymentAction")
+        }
+        guard request.price >= 0 else { throw Refusal.invalid("price must not be negative", field: "price") }
+        try RentalDay.checkPeriod(start: request.startDay, end: request.endDay)
+        let payment = Payment(id: request.matchId, matchId: request.matchId, price: request.price, paymentAction: approved,
+                              customer: request.customer, startDay: request.startDay, endDay: request.endDay, name: request.name)
+        return (payment, [PaymentApproved(matchId: request.matchId, price: request.price, customer: request.customer,
+                                          startDay: request.startDay, endDay: request.endDay, name: request.name)])
+    }
+
+    /// Gives the money back; cancelling twice is a no-op, so redelivered cancellations are harmless.
+    mutating func cancel(reason: String) -> [any DomainEvent] {
+        guard paymentAction != Self.cancelled else { return [] }
+        paymentAction = Self.cancelled
+        return [PaymentCancelled(matchId: matchId, price: price, customer: customer, reason: reason)]
+    }
+}
+
+/// A match whose payment was voided before (or without) being approved: a late approve
+/// for it must be refused, or the void would leave an orphan payment behind.
+struct VoidedMatch: Entity {
+    static let collection = "voidedMatches"
+    var id: Int64?
+}

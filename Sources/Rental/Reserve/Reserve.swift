@@ -1,0 +1,84 @@
+import Chassis
+import RentalContracts
+
+/// A customer's rental request: exists only once paid (see ``requestRental``).
+struct Reserve: Entity, Equatable {
+    static let collection = "reserves"
+    var id: Int64?
+    var name: String?
+    var price: Int
+    var listPrice: Int
+    var startDay: String
+    var endDay: String
+    var customer: String
+    var status: String
+    var promotionId: Int64?
+    var promotional: Bool
+
+    static let paid = "Paid"
+    static let matched = "Matched"
+    static let cancelled = "Cancelled"
+
+    /// Applies the lender's confirmation; a cancelled request stays cancelled.
+    mutating func matched() -> [any DomainEvent] {
+        if status == Self.paid { status = Self.matched }
+        return []
+    }
+
+    /// The seed's cancel. A rental at a promotional price cannot be cancelled.
+    mutating func cancel() throws -> [any DomainEvent] {
+        guard !promotional else { throw Refusal.conflict("rental \(id!) was rented at a promotional price and cannot be cancelled") }
+        guard status != Self.cancelled else { throw Refusal.conflict("rental \(id!) is already cancelled") }
+        status = Self.cancelled
+        return [ReserveCancelled(matchId: id!, customer: customer)]
+    }
+
+    var requested: ReserveRequested {
+        ReserveRequested(matchId: id!, name: name, price: price, listPrice: listPrice, startDay: startDay, endDay: endDay,
+                         customer: customer, promotional: promotional)
+    }
+}
+
+/// What a customer posts: the seed sends `status=approve`, which is accepted and ignored
+/// (the status is the server's to set).
+struct ReserveInput: Decodable {
+    var name: String?
+    var price: Int
+    var startDay: String
+    var endDay: String
+    var customer: String
+
+    func checked() throws -> ReserveInput {
+        guard price > 0 else { throw Refusal.invalid("price must be a positive number of won", field: "price") }
+        guard !customer.trimmingCharacters(in: .whitespaces).isEmpty else { throw Refusal.invalid("customer must not be empty", field: "customer") }
+        try RentalDay.checkPeriod(start: startDay, end: endDay)
+        return self
+    }
+}
+
+/// Reserve's local copy of a promotion, kept from promotion's events so that pricing a
+/// request needs no call to promotion.
+struct KnownPromotion: Entity {
+    static let collection = "knownPromotions"
+    var id: Int64?
+    var name: String
+    var discountRate: Int
+    var startDay: String
+    var endDay: String
+
+    /// A promotion applies to a rental that starts on one of its days (inclusive).
+    func applies(toRentalStarting day: String) -> Bool { startDay <= day && day <= endDay }
+
+    /// The best active promotion for a rental starting on `day`, if any.
+    static func best(of promotions: [KnownPromotion], forRentalStarting day: String) -> KnownPromotion? {
+        promotions.filter { $0.applies(toRentalStarting: day) }.max { ($0.discountRate, -$0.id!) < ($1.discountRate, -$1.id!) }
+    }
+}
+
+/// A payment reserve asked for and has not yet settled: committed before the call, deleted
+/// with the request's commit, voided by the sweeper if the request never committed.
+struct PaymentIntent: Entity {
+    static let collection = "paymentIntents"
+    var id: Int64?
+    var createdAt: Int64
+}

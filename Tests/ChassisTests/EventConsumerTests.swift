@@ -1,0 +1,147 @@
+import Chassis
+import ChassisTesting
+import ServiceLifecycle
+import Testing
+
+/// Delivery under failure: each test breaks something and checks every event was still
+/// handled exactly once, each key's events in publish order.
+@Suite struct EventConsumerTests {
+    @Test func aConsumerHandlesEachEventOnceInPerKeyOrder() async throws {
+        try await withRig { rig in
+            let events = try await rig.publish(keys: rig.spreadKeys, seqs: 1...10)
+            rig.start(rig.consumer("only"))
+
+            try await eventually("all \(events.count) events handled") { try await rig.caughtUp(handled: events.count) }
+            try await rig.expectHandledExactlyOnce(events)
+        }
+    }
+
+    @Test func aConsumerStoppedMidStreamIsResumedByAnotherWithoutLossOrRepeat() async throws {
+        try await withRig { rig in
+            let events = try await rig.publish(keys: rig.spreadKeys, seqs: 1...25)
+            let slow = Policies.tallying(pause: .milliseconds(1))
+            let first = rig.start(rig.consumer("first", policies: slow))
+            try await eventually("the first consumer under way") { try await rig.sightings().count >= 30 }
+            await first.stop()
+            let handledByFirst = try await rig.sightings().count
+            #expect(handledByFirst < events.count, "the first consumer must be stopped mid-stream for this test to mean anything")
+
+            rig.start(rig.consumer("second", policies: slow))
+            try await eventually("all \(events.count) events handled") { try await rig.caughtUp(handled: events.count) }
+            try await rig.expectHandledExactlyOnce(events)
+        }
+    }
+
+    @Test func aRedeliveredEventIsHandledOnce() async throws {
+        try await withRig { rig in
+            let events = try await rig.publish(keys: rig.spreadKeys, seqs: 1...5)
+            let first = rig.start(rig.consumer("first"))
+            try await eventually("all events handled once") { try await rig.caughtUp(handled: events.count) }
+            await first.stop()
+
+            // Lose the committed positions, as an engine that redelivers would: every event comes again.
+            let ends = try await Dictionary(grouping: rig.logged()) { $0.envelope.partition(of: rig.log.partitionCount) }
+                .mapValues { $0.map(\.position).max()! }
+            try await rig.store.write { tx in
+                for partition in rig.allPartitions { try await tx.setPosition(group: Rig.group, partition: partition, to: 0) }
+            }
+            rig.start(rig.consumer("second"))
+            try await eventually("the second consumer read the whole log again") {
+                try await rig.store.write { tx in
+                    for (partition, end) in ends where try await tx.position(group: Rig.group, partition: partition) < end {
+                        return false
+                    }
+                    return true
+                }
+            }
+            try await rig.expectHandledExactlyOnce(events)
+        }
+    }
+
+    @Test func anEventThatKeepsFailingIsParkedWithoutBlockingOthers() async throws {
+        try await withRig { rig in
+            let healthy = rig.spreadKeys
+            // The poisoned key shares a partition with healthy keys, and events follow it there.
+            let poison = keys(in: 0, of: rig.log.partitionCount, count: 1, prefix: "poison")[0]
+            var events = try await rig.publish(keys: healthy, seqs: 1...2)
+            let doomed = try await rig.publish(keys: [poison], seqs: 1...1)
+            events += try await rig.publish(keys: healthy, seqs: 3...4)
+            rig.start(rig.consumer("only", policies: .tallying(poisoned: [poison])))
+
+            try await eventually("healthy events handled and the poisoned one parked") {
+                let parked = try await rig.store.deadLetters(limit: 10)
+                return try await rig.caughtUp(handled: events.count) && !parked.isEmpty
+            }
+            try await rig.expectHandledExactlyOnce(events)
+            let letters = try await rig.store.deadLetters(limit: 10)
+            #expect(letters.count == 1)
+            #expect(try letters.first?.envelope.decode(SampleEvent.self) == doomed.first)
+            #expect(letters.first?.attempts == ConsumerSettings.brisk.maxAttempts)
+            #expect(letters.first?.error.contains(poison) == true)
+            #expect(letters.first?.group == Rig.group)
+        }
+    }
+
+    @Test func aParkedEventIsReplayedOnceItsHandlerIsFixed() async throws {
+        try await withRig { rig in
+            let event = SampleEvent(key: "poison", seq: 1)
+            let envelope = sampleEnvelope(key: event.key, seq: event.seq)
+            try await rig.store.write { tx in
+                try await tx.park(DeadLetter(group: Rig.group, partition: 0, position: 1, envelope: envelope, error: "boom", attempts: 3))
+            }
+            let id = try #require(try await rig.store.deadLetters(limit: 1).first?.id)
+
+            await #expect(throws: Poisoned.self) {
+                try await EventConsumer.replay(deadLetter: id, group: Rig.group, store: rig.store,
+                                               policies: .tallying(poisoned: ["poison"]))
+            }
+            #expect(try await rig.store.deadLetters(limit: 10).map(\.id) == [id], "a failed replay leaves the letter parked")
+
+            let replayed = try await EventConsumer.replay(deadLetter: id, group: Rig.group, store: rig.store, policies: .tallying())
+            #expect(replayed)
+            #expect(try await rig.store.deadLetters(limit: 10).isEmpty)
+            try await rig.expectHandledExactlyOnce([event])
+            #expect(try await EventConsumer.replay(deadLetter: id, group: Rig.group, store: rig.store, policies: .tallying()) == false)
+        }
+    }
+
+    @Test func aConsumerShutDownGracefullyGivesItsPartitionsUpAtOnce() async throws {
+        try await withRig { rig in
+            let consumer = rig.consumer("leaving")
+            let group = ServiceGroup(services: [consumer], logger: quietLogger)
+            let running = Task { try await group.run() }
+            try await eventually("the consumer holding every partition") { consumer.partitions == rig.allPartitions }
+
+            await group.triggerGracefulShutdown()
+            try await running.value
+
+            let successor = try await rig.log.balance(group: Rig.group, member: "successor", ttl: .seconds(30))
+            #expect(successor == rig.allPartitions, "no lease of the departed consumer is left to expire")
+        }
+    }
+
+    @Test func twoConsumersSharePartitionsAndTheSurvivorTakesOverWhenOneStops() async throws {
+        try await withRig { rig in
+            let a = rig.consumer("a", policies: .tallying(as: "a"))
+            let b = rig.consumer("b", policies: .tallying(as: "b"))
+            let runningA = rig.start(a)
+            rig.start(b)
+            try await eventually("a and b splitting the partitions") {
+                let (pa, pb) = (a.partitions, b.partitions)
+                return !pa.isEmpty && !pb.isEmpty && pa.isDisjoint(with: pb) && pa.union(pb) == rig.allPartitions
+            }
+
+            var events = try await rig.publish(keys: rig.spreadKeys, seqs: 1...20)
+            try await eventually("all events handled by the pair") { try await rig.caughtUp(handled: events.count) }
+            try await rig.expectHandledExactlyOnce(events)
+            let members = Set(try await rig.sightings().map(\.member))
+            #expect(members == ["a", "b"], "both members handle their share")
+
+            await runningA.stop()
+            try await eventually("b holding every partition after a stopped") { b.partitions == rig.allPartitions }
+            events += try await rig.publish(keys: rig.spreadKeys, seqs: 21...30)
+            try await eventually("the rest handled by b") { try await rig.caughtUp(handled: events.count) }
+            try await rig.expectHandledExactlyOnce(events)
+        }
+    }
+}

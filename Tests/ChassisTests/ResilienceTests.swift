@@ -1,0 +1,341 @@
+import Chassis
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+/// Guarantee 7: timeouts, circuit breaker, bulkhead, retries of idempotent calls, fallback.
+@Suite enum ResilienceTests {}
+
+// MARK: - Circuit breaker
+
+extension ResilienceTests {
+    @Suite struct Breaker {
+        private let clock = ManualClock()
+        let policy = CallPolicy(failureThreshold: 3, openDuration: .seconds(5))
+
+        func breaker() -> CircuitBreaker {
+            let clock = clock
+            return CircuitBreaker(target: "payment", policy: policy) { clock.now }
+        }
+
+        func openBreaker() async -> CircuitBreaker {
+            let breaker = breaker()
+            for _ in 0..<policy.failureThreshold { await breaker.record(success: false) }
+            return breaker
+        }
+
+        @Test func opensAfterThresholdConsecutiveFailures() async throws {
+            let breaker = breaker()
+            await breaker.record(success: false)
+            await breaker.record(success: false)
+            #expect(await breaker.state == .closed)
+            await breaker.record(success: false)
+            #expect(await breaker.state == .open)
+        }
+
+        @Test func aSuccessResetsTheFailureCount() async throws {
+            let breaker = breaker()
+            await breaker.record(success: false)
+            await breaker.record(success: false)
+            await breaker.record(success: true)
+            await breaker.record(success: false)
+            await breaker.record(success: false)
+            #expect(await breaker.state == .closed)
+            try await breaker.acquire()
+        }
+
+        @Test func rejectsWhileOpen() async throws {
+            let breaker = await openBreaker()
+            clock.advance(by: .seconds(5) - .milliseconds(1))
+            let rejected = await #expect(throws: CircuitBreaker.Rejected.self) { try await breaker.acquire() }
+            #expect(rejected?.reopensIn == .milliseconds(1))
+        }
+
+        @Test func halfOpensAfterOpenDurationAndAdmitsOneProbe() async throws {
+            let breaker = await openBreaker()
+            clock.advance(by: .seconds(5))
+            try await breaker.acquire()
+            #expect(await breaker.state == .halfOpen)
+            await #expect(throws: CircuitBreaker.Rejected.self) { try await breaker.acquire() }
+        }
+
+        @Test func closesAfterASuccessfulProbe() async throws {
+            let breaker = await openBreaker()
+            clock.advance(by: .seconds(5))
+            try await breaker.acquire()
+            await breaker.record(success: true)
+            #expect(await breaker.state == .closed)
+            try await breaker.acquire()
+            try await breaker.acquire()
+        }
+
+        @Test func reopensForAFullOpenDurationAfterAFailedProbe() async throws {
+            let breaker = await openBreaker()
+            clock.advance(by: .seconds(5))
+            try await breaker.acquire()
+            await breaker.record(success: false)
+            #expect(await breaker.state == .open)
+            clock.advance(by: .seconds(4))
+            await #expect(throws: CircuitBreaker.Rejected.self) { try await breaker.acquire() }
+            clock.advance(by: .seconds(1))
+            try await breaker.acquire()
+        }
+
+        @Test func aProbeThatNeverReportsIsWrittenOffAfterOpenDuration() async throws {
+            let breaker = await openBreaker()
+            clock.advance(by: .seconds(5))
+            try await breaker.acquire()
+            clock.advance(by: .seconds(5))
+            try await breaker.acquire()
+            #expect(await breaker.state == .halfOpen)
+        }
+    }
+}
+
+// MARK: - Bulkhead
+
+extension ResilienceTests {
+    @Suite struct Bulkheads {
+        @Test func rejectsBeyondItsLimitWithoutQueueing() {
+            let bulkhead = Bulkhead(limit: 2)
+            #expect(bulkhead.tryEnter())
+            #expect(bulkhead.tryEnter())
+            #expect(!bulkhead.tryEnter())
+            #expect(bulkhead.current == 2)
+        }
+
+        @Test func admitsAgainAfterLeave() {
+            let bulkhead = Bulkhead(limit: 1)
+            #expect(bulkhead.tryEnter())
+            bulkhead.leave()
+            #expect(bulkhead.tryEnter())
+        }
+    }
+}
+
+// MARK: - Fallback
+
+extension ResilienceTests {
+    @Suite struct Fallback {
+        @Test func runsTheFallbackWhenTheTargetIsUnavailable() async throws {
+            let value = try await withFallback {
+                throw Refusal.unavailable("payment is unavailable: circuit open", retryAfterSeconds: 5)
+            } fallback: { refusal in
+                "fallback after \(refusal.message)"
+            }
+            #expect(value == "fallback after payment is unavailable: circuit open")
+        }
+
+        @Test func rethrowsEveryOtherRefusal() async throws {
+            await #expect(throws: Refusal.conflict("already cancelled")) {
+                try await withFallback {
+                    throw Refusal.conflict("already cancelled")
+                } fallback: { _ in
+                    "fallback"
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Service client against a live server
+
+extension ResilienceTests {
+    @Suite struct Client {
+        struct Greeting: Codable, Equatable { let message: String }
+
+        @Test func aSuccessfulAnswerDecodes() async throws {
+            try await withTarget { target in
+                let response = try await target.client().get("/ok")
+                #expect(response.status == 200)
+                #expect(try response.decode(Greeting.self) == Greeting(message: "hello"))
+            }
+        }
+
+        @Test func aClientErrorIsReturnedNotThrown() async throws {
+            try await withTarget { target in
+                let client = target.client()
+                let response = try await client.get("/missing")
+                #expect(response.status == 404)
+                #expect(await client.breaker.state == .closed)
+            }
+        }
+
+        @Test func aServerErrorMakesTheTargetUnavailable() async throws {
+            try await withTarget { target in
+                await #expect(throws: Refusal.unavailable("target is unavailable: answered 500", retryAfterSeconds: 5)) {
+                    try await target.client(CallPolicy(retries: 0)).get("/broken")
+                }
+            }
+        }
+
+        @Test func aSlowAnswerTimesOut() async throws {
+            try await withTarget { target in
+                let started = ContinuousClock.now
+                await #expect(throws: Refusal.unavailable("target is unavailable: timed out after 200 ms", retryAfterSeconds: 5)) {
+                    try await target.client(CallPolicy(timeout: .milliseconds(200), retries: 0)).get("/slow")
+                }
+                #expect(ContinuousClock.now - started < .seconds(4), "gave up long before the server's 5 s answer")
+            }
+        }
+
+        @Test func aRefusedConnectionIsNotReachable() async throws {
+            let port = try await unusedPort()
+            let client = ServiceClient(name: "target", baseURL: "http://127.0.0.1:\(port)", policy: CallPolicy(timeout: .milliseconds(300), retries: 0))
+            await #expect(throws: Refusal.unavailable("target is unavailable: not reachable", retryAfterSeconds: 5)) {
+                try await client.get("/ok")
+            }
+        }
+
+        @Test func idempotentCallsAreRetriedOnFailure() async throws {
+            try await withTarget { target in
+                _ = try? await target.client(CallPolicy(retries: 1)).get("/broken")
+                #expect(target.hits == 2)
+            }
+        }
+
+        @Test func nonIdempotentCallsAreAttemptedOnce() async throws {
+            try await withTarget { target in
+                _ = try? await target.client(CallPolicy(retries: 1)).post("/broken", Greeting(message: "hi"), idempotent: false)
+                #expect(target.hits == 1)
+            }
+        }
+
+        @Test func aRetryStoppedByTheBreakerReportsTheTargetsFailure() async throws {
+            try await withTarget { target in
+                await #expect(throws: Refusal.unavailable("target is unavailable: answered 500", retryAfterSeconds: 5)) {
+                    try await target.client(CallPolicy(failureThreshold: 1, retries: 1)).get("/broken")
+                }
+                #expect(target.hits == 1)
+            }
+        }
+
+        @Test func anOpenBreakerRejectsWithoutTouchingTheTarget() async throws {
+            try await withTarget { target in
+                let client = target.client(CallPolicy(failureThreshold: 3, retries: 0))
+                for _ in 0..<3 { _ = try? await client.get("/broken") }
+                #expect(target.hits == 3)
+                await #expect(throws: Refusal.unavailable("target is unavailable: circuit open", retryAfterSeconds: 5)) {
+                    try await client.get("/ok")
+                }
+                #expect(target.hits == 3)
+            }
+        }
+
+        @Test func aFullBulkheadRejectsAtOnceAndACancelledCallIsNotAFailure() async throws {
+            try await withTarget { target in
+                let client = target.client(CallPolicy(timeout: .seconds(30), maxConcurrent: 1))
+                let slow = Task { try await client.get("/slow") }
+                while target.hits == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                await #expect(throws: Refusal.unavailable("target is unavailable: too many concurrent calls", retryAfterSeconds: 5)) {
+                    try await client.get("/ok")
+                }
+                slow.cancel()
+                await #expect(throws: CancellationError.self) { try await slow.value }
+                #expect(client.bulkhead.current == 0)
+                #expect(await client.breaker.state == .closed)
+            }
+        }
+
+        @Test func theTraceContinuesInTheTarget() async throws {
+            try await withTarget { target in
+                let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+                let response = try await TraceContext.$current.withValue(parent) {
+                    try await target.client().get("/traceparent")
+                }
+                let child = String(decoding: response.body, as: UTF8.self).split(separator: "-")
+                #expect(child.count == 4)
+                #expect(child[1] == "0af7651916cd43dd8448eb211c80319c")
+                #expect(child[2] != "b7ad6b7169203331")
+            }
+        }
+    }
+}
+
+// MARK: - Fixtures
+
+/// A clock the test moves by hand, so breaker timing needs no sleeping.
+private final class ManualClock: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+    var now: ContinuousClock.Instant { instant.withLock { $0 } }
+    func advance(by duration: Duration) { instant.withLock { $0 = $0.advanced(by: duration) } }
+}
+
+/// A live Hummingbird server on a free loopback port, counting the requests it received.
+private struct Target: Sendable {
+    let port: Int
+    private let counter: Counter
+
+    init(port: Int, counter: Counter) {
+        self.port = port
+        self.counter = counter
+    }
+
+    var hits: Int { counter.value }
+
+    func client(_ policy: CallPolicy = .init()) -> ServiceClient {
+        ServiceClient(name: "target", baseURL: "http://127.0.0.1:\(port)", policy: policy)
+    }
+
+    final class Counter: Sendable {
+        private let count = Mutex(0)
+        var value: Int { count.withLock { $0 } }
+        func increment() { count.withLock { $0 += 1 } }
+    }
+
+    struct Counting<Context: RequestContext>: RouterMiddleware {
+        let counter: Counter
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+            counter.increment()
+            return try await next(request, context)
+        }
+    }
+}
+
+/// Runs `body` against a server answering `/ok` (200 JSON), `/missing` (404), `/broken`
+/// (500), `/slow` (200 after 5 s) and `/traceparent` (echoes the header); stops it after.
+private func withTarget(_ body: (Target) async throws -> Void) async throws {
+    let counter = Target.Counter()
+    let router = Router()
+    router.middlewares.add(Target.Counting(counter: counter))
+    router.get("/ok") { _, _ in try JSONResponse.make(.ok, encoding: ["message": "hello"]) }
+    router.get("/missing") { _, _ in Response(status: .notFound) }
+    router.on("/broken", method: .get) { _, _ in Response(status: .internalServerError) }
+    router.on("/broken", method: .post) { _, _ in Response(status: .internalServerError) }
+    router.get("/slow") { _, _ -> Response in
+        try await Task.sleep(for: .seconds(5))
+        return Response(status: .ok)
+    }
+    router.get("/traceparent") { request, _ in request.headers[HTTPField.Name("traceparent")!] ?? "" }
+
+    let (ports, portFound) = AsyncStream.makeStream(of: Int.self)
+    var logger = Logger(label: "resilience-tests")
+    logger.logLevel = .critical  // stopping the server by cancellation logs an error by design
+    let app = Application(
+        router: router,
+        configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        onServerRunning: { channel in portFound.yield(channel.localAddress?.port ?? 0) },
+        logger: logger
+    )
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await app.run() }
+        defer { group.cancelAll() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        try await body(Target(port: port, counter: counter))
+    }
+}
+
+/// A loopback port nothing listens on: bound, then closed.
+private func unusedPort() async throws -> Int {
+    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .bind(host: "127.0.0.1", port: 0).get()
+    let port = channel.localAddress?.port ?? 1
+    try await channel.close()
+    return port
+}
