@@ -37,7 +37,7 @@ public struct BusConformance {
         Case("a single member holds every partition") { try await singleMemberHoldsAll($0) },
         Case("two members converge to a fair, disjoint, covering split") { try await twoMembersSplit($0) },
         Case("a member that stops renewing loses its partitions after the ttl") { try await expiredLeasesMove($0) },
-        Case("leave frees a member's partitions at once") { try await leaveFreesAtOnce($0) },
+        Case("live leases are respected, and leave frees them at once") { try await leaveFreesAtOnce($0) },
         Case("acknowledgements reduce a group's lag and never move back") { try await acknowledgeAndLag($0) },
     ]
 }
@@ -170,10 +170,15 @@ extension BusConformance {
 
     static func expiredLeasesMove(_ bus: any EventBus) async throws {
         let all = Set(0..<bus.partitionCount)
-        let a = try await bus.balance(group: "g", member: "a", ttl: .milliseconds(300))
+        let ttl = Duration.milliseconds(300)
+        let granted = ContinuousClock.now
+        let a = try await bus.balance(group: "g", member: "a", ttl: ttl)
         try check(a == all, "the first member holds \(a.sorted()), expected all")
         let b = try await bus.balance(group: "g", member: "b", ttl: .seconds(30))
-        try check(b.isDisjoint(with: a), "b took \(b.intersection(a).sorted()) while a's leases were live")
+        // On a loaded machine a's short lease may already have lapsed; only a live one must hold.
+        if ContinuousClock.now - granted < ttl {
+            try check(b.isDisjoint(with: a), "b took \(b.intersection(a).sorted()) while a's leases were live")
+        }
         try await eventually("b holding every partition after a's leases expired", timeout: .seconds(10), poll: .milliseconds(50)) {
             try await bus.balance(group: "g", member: "b", ttl: .seconds(30)) == all
         }
@@ -182,6 +187,8 @@ extension BusConformance {
     static func leaveFreesAtOnce(_ bus: any EventBus) async throws {
         let all = Set(0..<bus.partitionCount)
         _ = try await bus.balance(group: "g", member: "a", ttl: .seconds(30))
+        let before = try await bus.balance(group: "g", member: "b", ttl: .seconds(30))
+        try check(before.isEmpty, "b took \(before.sorted()) while a held every partition on a live lease")
         try await bus.leave(group: "g", member: "a")
         let b = try await bus.balance(group: "g", member: "b", ttl: .seconds(30))
         try check(b == all, "after a left, b holds \(b.sorted()) at once, expected all")
