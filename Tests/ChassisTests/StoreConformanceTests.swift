@@ -5,10 +5,7 @@ import Testing
 struct StoreConformanceTests {
     /// Cases SQLiteStore fails today, with the bug each shows. Remove an entry when its fix
     /// lands: a known issue that no longer occurs fails the test.
-    static let knownIssues: [String: Comment] = [
-        "prune measures ages below a second exactly":
-            "SQLiteStore.prune converts the age with components.seconds only, so 900 ms counts as 0 s",
-    ]
+    static let knownIssues: [String: Comment] = [:]
 
     @Test(arguments: StoreConformance.cases)
     func sqliteStoreConforms(_ c: StoreConformance.Case) async throws {

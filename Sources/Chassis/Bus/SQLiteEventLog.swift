@@ -107,7 +107,7 @@ public final class SQLiteEventLog: EventBus {
 
     public func balance(group: String, member: String, ttl: Duration) async throws -> Set<Int> {
         let partitions = partitionCount
-        let ttlMillis = Int64(ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)
+        let ttlMillis = ttl.wholeMilliseconds
         return try await writer.withLock {
             try await pool.write { db in
                 let now = Clock.millis()
@@ -171,7 +171,7 @@ public final class SQLiteEventLog: EventBus {
     /// partition has handled; returns how many. Groups that never acknowledged do not hold
     /// the log back, so a new consumer starts from what retention kept.
     public func prune(olderThan age: Duration) async throws -> Int {
-        let cutoff = Clock.millis() - Int64(age.components.seconds * 1000)
+        let cutoff = Clock.millis() - age.wholeMilliseconds
         return try await writer.withLock {
             try await pool.write { db in
                 try db.execute(sql: """

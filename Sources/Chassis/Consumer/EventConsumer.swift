@@ -66,7 +66,9 @@ public final class EventConsumer: Service {
         } onGracefulShutdown: {
             self.stopping.withLock { $0 = true }
         }
-        try? await bus.leave(group: group, member: member)
+        // Also when cancelled rather than shut down: the store refuses work in a cancelled
+        // task, so leave from an unstructured one, or the partitions wait out the lease.
+        try? await Task { try await self.bus.leave(group: self.group, member: self.member) }.value
         owned.withLock { $0 = [] }
     }
 

@@ -66,7 +66,6 @@ public enum Backoff {
     public static func delay(attempt: Int, base: Duration, cap: Duration) -> Duration {
         let exponent = min(max(attempt - 1, 0), 20)
         let ceiling = min(base * (1 << exponent), cap)
-        let millis = Double(ceiling.components.seconds) * 1000 + Double(ceiling.components.attoseconds) / 1e15
-        return .milliseconds(Int64(Double.random(in: 0.5...1.0) * millis))
+        return .milliseconds(Int64(Double.random(in: 0.5...1.0) * Double(ceiling.wholeMilliseconds)))
     }
 }

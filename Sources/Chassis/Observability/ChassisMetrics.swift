@@ -16,7 +16,7 @@ public struct ChassisMetrics: Sendable {
     public func handled(group: String, type: String, duration: Duration) {
         Counter(label: "msa_events_handled_total", dimensions: [("group", group), ("type", type)]).increment()
         Metrics.Timer(label: "msa_event_handler_duration_seconds", dimensions: [("group", group)], preferredDisplayUnit: .seconds)
-            .recordNanoseconds(Int64(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000))
+            .recordNanoseconds(duration.wholeNanoseconds)
     }
 
     public func handlerFailed(group: String, type: String) {

@@ -150,7 +150,7 @@ public final class SQLiteStore: Store {
     }
 
     public func prune(olderThan age: Duration) async throws -> PruneReport {
-        let cutoff = Clock.millis() - Int64(age.components.seconds * 1000)
+        let cutoff = Clock.millis() - age.wholeMilliseconds
         return try await write { _ in
             try await onWriter { db in
                 try db.execute(sql: "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?", arguments: [cutoff])
