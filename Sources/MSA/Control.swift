@@ -17,7 +17,12 @@ struct ControlServer: Sendable {
             try JSONResponse.make(.ok, encoding: await supervisor.stop(service: try context.parameters.require("service")))
         }
         router.post("start/:service") { _, context in
-            try JSONResponse.make(.ok, encoding: try await supervisor.start(service: try context.parameters.require("service")))
+            let names = try await supervisor.start(service: try context.parameters.require("service"))
+            let late = await supervisor.awaitReady(names)
+            guard late.isEmpty else {
+                throw Refusal.unavailable("\(late.joined(separator: ", ")) started but not ready within 30 s", retryAfterSeconds: 5)
+            }
+            return try JSONResponse.make(.ok, encoding: names)
         }
         let file = self.file
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "msa-control"),
@@ -42,12 +47,41 @@ struct ControlClient {
         self.port = port
     }
 
+    /// Calls the control API; a refusal comes back as a ``ValidationError`` with its message.
     func call(_ method: String, _ path: String) async throws -> Data {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/\(path)")
         request.method = .init(rawValue: method)
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let buffer = try await response.body.collect(upTo: 1 << 20)
-        return Data(buffer.readableBytesView)
+        let data = Data(buffer.readableBytesView)
+        guard response.status == .ok else {
+            let message = (try? JSON.parse(data))?["error"]?.stringValue ?? String(decoding: data, as: UTF8.self)
+            throw ValidationError("supervisor: \(message)")
+        }
+        return data
+    }
+
+    func processes() async throws -> [Supervisor.Status] {
+        try JSONDecoder().decode([Supervisor.Status].self, from: try await call("GET", "ps"))
+    }
+
+    /// Stops every replica of `service`; returns when they have exited.
+    @discardableResult
+    func stop(_ service: String) async throws -> [String] {
+        try JSONDecoder().decode([String].self, from: try await call("POST", "stop/\(service)"))
+    }
+
+    /// Starts every replica of `service`; returns when they answer ready.
+    @discardableResult
+    func start(_ service: String) async throws -> [String] {
+        try JSONDecoder().decode([String].self, from: try await call("POST", "start/\(service)"))
+    }
+
+    func gatewayURL() async throws -> String {
+        guard let gateway = try await processes().first(where: { $0.service == "gateway" }) else {
+            throw ValidationError("the supervisor runs no gateway")
+        }
+        return "http://127.0.0.1:\(gateway.port)"
     }
 }
 
@@ -57,7 +91,7 @@ struct Ps: AsyncParsableCommand {
     @OptionGroup var data: DataOption
 
     func run() async throws {
-        let rows = try JSONDecoder().decode([Supervisor.Status].self, from: try await ControlClient(data: data, system: system).call("GET", "ps"))
+        let rows = try await ControlClient(data: data, system: system).processes()
         print("NAME          PORT   PID      STATE    RESTARTS")
         for row in rows {
             let state = row.running ? "running" : "stopped"
@@ -75,7 +109,7 @@ struct Stop: AsyncParsableCommand {
     @OptionGroup var data: DataOption
 
     func run() async throws {
-        let names = try JSONDecoder().decode([String].self, from: try await ControlClient(data: data, system: system).call("POST", "stop/\(service)"))
+        let names = try await ControlClient(data: data, system: system).stop(service)
         guard !names.isEmpty else { throw ValidationError("\(system) has no process \(service)") }
         print("stopped \(names.joined(separator: ", "))")
     }
@@ -88,7 +122,7 @@ struct Start: AsyncParsableCommand {
     @OptionGroup var data: DataOption
 
     func run() async throws {
-        let names = try JSONDecoder().decode([String].self, from: try await ControlClient(data: data, system: system).call("POST", "start/\(service)"))
+        let names = try await ControlClient(data: data, system: system).start(service)
         guard !names.isEmpty else { throw ValidationError("\(system) has no process \(service)") }
         print("started \(names.joined(separator: ", "))")
     }

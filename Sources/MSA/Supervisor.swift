@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Chassis
 import Foundation
 import Synchronization
@@ -114,6 +115,36 @@ actor Supervisor {
         }
         return names
     }
+
+    /// Waits until each named child answers its readiness probe (the gateway: its
+    /// liveness), up to `timeout`; returns the names that did not.
+    func awaitReady(_ names: [String], timeout: Duration = .seconds(30)) async -> [String] {
+        let deadline = ContinuousClock.now + timeout
+        var waiting = names
+        while !waiting.isEmpty {
+            var still: [String] = []
+            for name in waiting {
+                guard let port = children[name]?.port, await Self.answersReady(port: port) else {
+                    still.append(name)
+                    continue
+                }
+            }
+            waiting = still
+            guard !waiting.isEmpty, ContinuousClock.now < deadline else { break }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return waiting
+    }
+
+    private static func answersReady(port: Int) async -> Bool {
+        let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/actuator/health/readiness")
+        return (try? await HTTPClient.shared.execute(request, timeout: .seconds(1)).status) == .ok
+    }
+
+    func announce(_ text: String) { output.line(text, from: "msa") }
+
+    /// Every process's name, in start order.
+    var names: [String] { order }
 
     func shutdown() async {
         shuttingDown = true

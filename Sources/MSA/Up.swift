@@ -47,6 +47,15 @@ struct Up: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await control.run() }
             group.addTask {
+                let late = await supervisor.awaitReady(await supervisor.names)
+                let message = late.isEmpty
+                    ? "\(definition.name) is ready: gateway http://127.0.0.1:\(basePort) — try `msa scenario \(definition.name)`"
+                    : "not ready after 30 s: \(late.joined(separator: ", "))"
+                await supervisor.announce(message)
+                // Stays in the group until the control server or the signal task ends it.
+                try await Task.sleep(for: .seconds(365 * 24 * 3600))
+            }
+            group.addTask {
                 await stop.wait()
                 await supervisor.shutdown()
             }
