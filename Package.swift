@@ -95,6 +95,9 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "SystemTests", dependencies: ["Chassis", "ChassisTesting", "Rental"]),
+        .testTarget(
+            name: "SystemTests",
+            dependencies: ["Chassis", "ChassisTesting", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
     ]
 )

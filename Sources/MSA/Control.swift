@@ -13,11 +13,12 @@ struct ControlServer: Sendable {
         let router = Router()
         router.add(middleware: ErrorMiddleware())
         router.get("ps") { _, _ in try JSONResponse.make(.ok, encoding: await supervisor.status()) }
-        router.post("stop/:service") { _, context in
-            try JSONResponse.make(.ok, encoding: await supervisor.stop(service: try context.parameters.require("service")))
+        router.post("stop/:service") { request, context in
+            let abruptly = request.uri.queryParameters["kill"] == "true"
+            return try JSONResponse.make(.ok, encoding: await supervisor.stop(service: try processName(context), abruptly: abruptly))
         }
         router.post("start/:service") { _, context in
-            let names = try await supervisor.start(service: try context.parameters.require("service"))
+            let names = try await supervisor.start(service: try processName(context))
             let late = await supervisor.awaitReady(names)
             guard late.isEmpty else {
                 throw Refusal.unavailable("\(late.joined(separator: ", ")) started but not ready within 30 s", retryAfterSeconds: 5)
@@ -33,6 +34,12 @@ struct ControlServer: Sendable {
                               logger: Logger(label: "msa-control", factory: { _ in SwiftLogNoOpLogHandler() }))
         try await app.run()
     }
+}
+
+/// The `:service` of a control path: a service (`lend`) or one replica (`lend%232`).
+private func processName(_ context: BasicRequestContext) throws -> String {
+    let raw = try context.parameters.require("service")
+    return raw.removingPercentEncoding ?? raw
 }
 
 /// A client of a running supervisor.
@@ -67,14 +74,16 @@ struct ControlClient {
 
     /// Stops every replica of `service`; returns when they have exited.
     @discardableResult
-    func stop(_ service: String) async throws -> [String] {
-        try JSONDecoder().decode([String].self, from: try await call("POST", "stop/\(service)"))
+    func stop(_ service: String, kill: Bool = false) async throws -> [String] {
+        let name = service.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? service
+        return try JSONDecoder().decode([String].self, from: try await call("POST", "stop/\(name)\(kill ? "?kill=true" : "")"))
     }
 
     /// Starts every replica of `service`; returns when they answer ready.
     @discardableResult
     func start(_ service: String) async throws -> [String] {
-        try JSONDecoder().decode([String].self, from: try await call("POST", "start/\(service)"))
+        let name = service.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? service
+        return try JSONDecoder().decode([String].self, from: try await call("POST", "start/\(name)"))
     }
 
     func gatewayURL() async throws -> String {
@@ -103,13 +112,14 @@ struct Ps: AsyncParsableCommand {
 }
 
 struct Stop: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop a service (all its replicas) of a running system.")
+    static let configuration = CommandConfiguration(abstract: "Stop a service (all its replicas, or one: lend#2) of a running system; it stays stopped until `msa start`.")
     @Argument var system: String
     @Argument var service: String
+    @Flag(help: "Kill with SIGKILL, as a crash would, instead of a graceful stop.") var kill = false
     @OptionGroup var data: DataOption
 
     func run() async throws {
-        let names = try await ControlClient(data: data, system: system).stop(service)
+        let names = try await ControlClient(data: data, system: system).stop(service, kill: kill)
         guard !names.isEmpty else { throw ValidationError("\(system) has no process \(service)") }
         print("stopped \(names.joined(separator: ", "))")
     }

@@ -48,8 +48,14 @@ struct RentalScenario {
             let after = try await total("/reserves")
             guard after == before else { throw StepFailure("reserves went from \(before) to \(after) while payment was down") }
             try await control.start("payment")
-            let accepted = try await api.post("/reserves", Self.seedRequest)
-            try expect(accepted, 201, "POST /reserves after payment came back")
+            // If reserve's breaker opened, it lets calls through again after its open
+            // period: retry as Retry-After says, within a deadline.
+            let accepted = try await eventually("POST /reserves accepted after payment came back") { () -> Answer? in
+                let answer = try await api.post("/reserves", Self.seedRequest)
+                if answer.status == 503 { return nil }
+                try expect(answer, 201, "POST /reserves after payment came back")
+                return answer
+            }
             return "503 Retry-After: \(retry) (\(refused.body?["error"]?.stringValue ?? "")); then reserve \(try id(of: accepted)) Paid"
         }
         await run.step("lend stopped → POST /reserves still 201 and paid; lend back → its list catches up; Safemate matches") {

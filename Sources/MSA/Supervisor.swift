@@ -98,11 +98,13 @@ actor Supervisor {
         try? launch(name)
     }
 
-    /// Stops every replica of `service` (`msa stop`) and keeps it stopped.
-    func stop(service: String) async -> [String] {
+    /// Stops every replica of `service` (or the one replica named, e.g. `lend#2`) and
+    /// keeps it stopped: gracefully with SIGTERM, or with SIGKILL when `abruptly`, as a
+    /// crash would (leases are then taken over only when they expire).
+    func stop(service: String, abruptly: Bool = false) async -> [String] {
         let names = order.filter { children[$0]?.service == service || $0 == service }
         for name in names { children[name]?.wanted = false }
-        await terminate(names)
+        await terminate(names, signal: abruptly ? SIGKILL : SIGTERM)
         return names
     }
 
@@ -151,9 +153,9 @@ actor Supervisor {
         await terminate(order.reversed())
     }
 
-    private func terminate(_ names: [String]) async {
+    private func terminate(_ names: [String], signal: Int32 = SIGTERM) async {
         let processes = names.compactMap { children[$0]?.process }
-        for process in processes where process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        for process in processes where process.isRunning { kill(process.processIdentifier, signal) }
         let deadline = ContinuousClock.now + .seconds(15)
         while processes.contains(where: \.isRunning) && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))

@@ -154,15 +154,21 @@ public final class EventConsumer: Service {
             attempt += 1
             let started = ContinuousClock.now
             do {
-                try await store.write { tx in
-                    if try await tx.recordHandled(eventId: envelope.id, by: group), let handler = policies.handler(for: envelope.type) {
+                let first = try await store.write { tx in
+                    let first = try await tx.recordHandled(eventId: envelope.id, by: group)
+                    if first, let handler = policies.handler(for: envelope.type) {
                         try await TraceContext.$current.withValue(TraceContext.child(of: envelope.traceparent)) {
                             try await handler(envelope, tx)
                         }
                     }
                     try await tx.setPosition(group: group, partition: partition, to: record.position)
+                    return first
                 }
-                metrics.handled(group: group, type: envelope.type, duration: ContinuousClock.now - started)
+                if first {
+                    metrics.handled(group: group, type: envelope.type, duration: ContinuousClock.now - started)
+                } else {
+                    metrics.duplicate(group: group, type: envelope.type)
+                }
                 return true
             } catch {
                 metrics.handlerFailed(group: group, type: envelope.type)

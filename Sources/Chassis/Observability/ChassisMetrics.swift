@@ -19,6 +19,12 @@ public struct ChassisMetrics: Sendable {
             .recordNanoseconds(duration.wholeNanoseconds)
     }
 
+    /// A delivery of an event this group had already handled (redelivery after a crash,
+    /// or two members briefly holding one partition while it moves): dropped, not handled.
+    public func duplicate(group: String, type: String) {
+        Counter(label: "msa_events_duplicates_total", dimensions: [("group", group), ("type", type)]).increment()
+    }
+
     public func handlerFailed(group: String, type: String) {
         Counter(label: "msa_event_handler_failures_total", dimensions: [("group", group), ("type", type)]).increment()
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import Synchronization
 
 /// Everything that makes one service what it is, and nothing about how it is hosted: its
 /// name, its policies (the events it reacts to), its routes and its background jobs.
@@ -30,6 +31,7 @@ public struct ServiceRuntime: Sendable {
     public let bus: any EventBus
     public let environment: [String: String]
     public let logger: Logger
+    private let clients = ClientRegistry()
 
     public init(name: String, store: any Store, bus: any EventBus, environment: [String: String], logger: Logger) {
         self.name = name
@@ -52,7 +54,15 @@ public struct ServiceRuntime: Sendable {
     /// (the seed's ConfigMap `apiurl`) or `fallback`; timeout and breaker settings from
     /// `<SERVICE>_TIMEOUT_MS`, `<SERVICE>_BREAKER_FAILURES`, `<SERVICE>_BREAKER_OPEN_MS`,
     /// `<SERVICE>_MAX_CONCURRENT`.
+    ///
+    /// One client per target and process: every caller of `service` in this service shares
+    /// its breaker and bulkhead, so what one caller learns about the target (it is down)
+    /// protects the others too.
     public func client(for service: String, defaultURL fallback: String) -> ServiceClient {
+        clients.client(for: service) { makeClient(for: service, defaultURL: fallback) }
+    }
+
+    private func makeClient(for service: String, defaultURL fallback: String) -> ServiceClient {
         let prefix = service.uppercased()
         var policy = CallPolicy()
         policy.timeout = .milliseconds(setting("\(prefix)_TIMEOUT_MS", default: 610))
@@ -60,5 +70,19 @@ public struct ServiceRuntime: Sendable {
         policy.openDuration = .milliseconds(setting("\(prefix)_BREAKER_OPEN_MS", default: 5000))
         policy.maxConcurrent = setting("\(prefix)_MAX_CONCURRENT", default: policy.maxConcurrent)
         return ServiceClient(name: service, baseURL: setting("\(prefix)_URL", default: fallback), policy: policy)
+    }
+}
+
+/// The clients a service has made, by target.
+final class ClientRegistry: Sendable {
+    private let clients = Mutex<[String: ServiceClient]>([:])
+
+    func client(for service: String, make: () -> ServiceClient) -> ServiceClient {
+        clients.withLock { clients in
+            if let existing = clients[service] { return existing }
+            let client = make()
+            clients[service] = client
+            return client
+        }
     }
 }

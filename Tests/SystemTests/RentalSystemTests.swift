@@ -1,0 +1,228 @@
+import Chassis
+import Foundation
+import Testing
+
+/// Rental run as a user runs it — `msa up rental`, real processes, real ports — and
+/// broken on purpose: services stopped, killed with SIGKILL, run twice.
+@Suite("Rental system (real processes)", .serialized)
+struct RentalSystemTests {
+    @Test func theSeedScenarioPassesEveryStep() async throws {
+        try await RunningSystem.with("rental") { system in
+            let run = try await system.msa(["scenario", "rental"])
+            #expect(run.status == 0, "\(run.output)")
+            #expect(run.output.contains("rental scenario: all 7 steps passed"), "\(run.output)")
+        }
+    }
+
+    @Test func requestsTakenWhileLendIsDownReachItsListWhenItReturns() async throws {
+        try await RunningSystem.with("rental") { system in
+            let api = system.gateway
+            #expect(try await system.msa(["stop", "rental", "lend"]).status == 0)
+            let ids = try await request(10, customer: "while-lend-down", via: api)
+            for id in ids { #expect(try await api.get("/payments/\(id)").body?["paymentAction"] == "Approved") }
+            let down = try await api.get("/requestLists")
+            #expect(down.status == 503 && down.headers["retry-after"] != nil && down.body?["error"] != nil, "\(down.text)")
+
+            #expect(try await system.msa(["start", "rental", "lend"]).status == 0)
+            try await eventually("lend's list caught up") {
+                try await listed(in: api).filter(ids.contains).count == ids.count
+            }
+            let list = try await listed(in: api)
+            #expect(list.count == Set(list).count, "a request listed twice: \(list)")
+        }
+    }
+
+    @Test func paymentDownTurnsRequestsAwayWithRetryAfterAndLeavesNothingBehind() async throws {
+        try await RunningSystem.with("rental") { system in
+            let api = system.gateway
+            let reserve = try await system.direct("reserve")
+            _ = try await request(1, customer: "before", via: api)
+            try await eventually("the first request published") { try await reserve.metric("msa_outbox_backlog") == 0 }
+            let published = try await reserve.metric("msa_outbox_published_total")
+
+            #expect(try await system.msa(["stop", "rental", "payment"]).status == 0)
+            for _ in 0..<3 {
+                let refused = try await api.post("/reserves", seedRequest(customer: "refused"))
+                #expect(refused.status == 503, "\(refused.text)")
+                #expect(refused.headers["retry-after"].flatMap(Int.init) ?? 0 > 0)
+                #expect(refused.body?["error"]?.stringValue?.contains("payment") == true, "\(refused.text)")
+            }
+            #expect(try await total("/reserves", api) == 1)
+            #expect(try await reserve.metric("msa_outbox_published_total") == published, "an event of a refused request was published")
+            #expect(try await reserve.metric("msa_outbox_backlog") == 0, "an event of a refused request is waiting in the outbox")
+
+            #expect(try await system.msa(["start", "rental", "payment"]).status == 0)
+            // Reserve's breaker opened on those failures: it lets a call through again
+            // only after its open period, as Retry-After told the client.
+            try await eventually("a request accepted once payment is back") {
+                try await api.post("/reserves", seedRequest(customer: "after")).status == 201
+            }
+            #expect(try await total("/payments", api) == 2, "a payment without a request")
+            #expect(try await total("/reserves/search/findByCustomer?customer=refused", api) == 0)
+        }
+    }
+
+    /// Payment answers after reserve gave up: the request is refused (503), and the payment
+    /// that lands late is voided, so no money is kept for a request that does not exist.
+    /// The breaker opens on the first timeout and stays open for 3 s, so reserve's
+    /// immediate void is refused too and the sweeper has to void the late payment.
+    @Test func aPaymentThatLandsAfterTheTimeoutIsVoided() async throws {
+        let slowPayment = ["PAYMENT_DELAY_MS": "1500", "PAYMENT_BREAKER_FAILURES": "1", "PAYMENT_BREAKER_OPEN_MS": "3000",
+                           "RESERVE_INTENT_AGE_MS": "300"]
+        try await RunningSystem.with("rental", environment: slowPayment) { system in
+            let api = system.gateway
+            for _ in 0..<2 {
+                let refused = try await api.post("/reserves", seedRequest(customer: "slow"))
+                #expect(refused.status == 503 && refused.headers["retry-after"] != nil, "\(refused.text)")
+            }
+            try await eventually("the late payment approved, then voided, and every view following") {
+                let payments = try await api.get("/payments").items("payments")
+                guard payments.count == 1, payments[0]["paymentAction"] == "Cancelled", let id = payments[0]["matchId"]?.int64Value
+                else { return false }
+                let (listed, page) = (try await api.get("/requestLists/\(id)"), try await api.get("/mypages/\(id)"))
+                return listed.body?["status"] == "Cancelled" && page.body?["status"] == "Refunded"
+            }
+            #expect(try await total("/reserves", api) == 0)
+        }
+    }
+
+    /// Reserve, lend, mypage and notification are SIGKILLed the moment the last request
+    /// commits: the supervisor restarts them and every event arrives, exactly once.
+    @Test func servicesKilledRightAfterCommitsLoseAndDoubleNothing() async throws {
+        try await RunningSystem.with("rental") { system in
+            let api = system.gateway
+            let ids = try await request(30, customer: "crash", via: api, lanes: 6)
+            for name in ["reserve", "lend", "mypage", "notification"] { try await system.crash(name) }
+
+            try await eventually("every view complete after the restarts", timeout: .seconds(60)) {
+                let rows = try await api.get("/mypages/search/findByCustomer?customer=crash&size=100").items("mypages")
+                let complete = rows.filter { $0["status"] == "Paid" || $0["status"] == "Requested" }
+                let notes = try await api.get("/notifications?customer=crash&size=200").items("notifications")
+                let list = try await listed(in: api)
+                return complete.count == ids.count && Set(notes.compactMap { $0["matchId"]?.int64Value }) == Set(ids)
+                    && Set(list).isSuperset(of: ids)
+            }
+            let rows = try await api.get("/mypages/search/findByCustomer?customer=crash&size=100").items("mypages")
+            #expect(rows.count == ids.count)
+            for row in rows { #expect(row["history"] == ["Requested", "Paid"] || row["history"] == ["Paid", "Requested"], "\(row)") }
+            let notes = try await api.get("/notifications?customer=crash&size=200").items("notifications")
+            #expect(notes.count == ids.count, "notifications doubled: \(notes.count) for \(ids.count) requests")
+            let list = try await listed(in: api)
+            #expect(list.count == Set(list).count, "a request listed twice: \(list)")
+            let restarts = try await system.msa(["ps", "rental"]).output
+            #expect(restarts.split(separator: "\n").filter { $0.hasSuffix(" 1") }.count == 4, "\(restarts)")
+        }
+    }
+
+    /// Two lend replicas split the partitions; each event is handled once and in per-key
+    /// order (approve before cancel); a replica killed with SIGKILL has its partitions
+    /// taken over by the other once its leases expire.
+    @Test func twoLendReplicasShareTheEventsAndOneTakesOverWhenTheOtherDies() async throws {
+        try await RunningSystem.with("rental", arguments: ["--replicas", "lend=2"], environment: ["MSA_LEASE_TTL_MS": "3000"]) { system in
+            let api = system.gateway
+            let (lend1, lend2) = (try await system.direct("lend"), try await system.direct("lend#2"))
+            try await eventually("partitions spread over both replicas") {
+                let (first, second) = (try await owned(lend1), try await owned(lend2))
+                return first == 4 && second == 4
+            }
+
+            let cancelled = try await requestAndCancel(12, customer: "replicas", via: api)
+            let confirmed = try await request(6, customer: "replicas", via: api)
+            try await confirmAll(confirmed, via: api)
+            try await eventually("phase 1 handled") { try await handled(lend1) + (try await handled(lend2)) == 2 * 12 + 6 }
+            try await expectCancelled(cancelled, via: api)
+            let (handled1, handled2) = (try await handled(lend1), try await handled(lend2))
+            #expect(handled1 > 0 && handled2 > 0, "one replica did all the work: \(handled1) and \(handled2)")
+            let doubled = try await duplicates(lend1) + (try await duplicates(lend2))
+            #expect(doubled == 0)
+            let (posts1, posts2) = (try await confirmations(lend1), try await confirmations(lend2))
+            #expect(posts1 > 0 && posts2 > 0, "the gateway did not spread POST /lends over both replicas: \(posts1) and \(posts2)")
+
+            #expect(try await system.msa(["stop", "rental", "lend#2", "--kill"]).status == 0)
+            let before = try await handled(lend1)
+            let lateCancelled = try await requestAndCancel(12, customer: "replicas", via: api)
+            let lateConfirmed = try await request(6, customer: "replicas", via: api)
+            try await eventually("the survivor owns every partition") { try await owned(lend1) == 8 }
+            try await eventually("phase 2 handled by the survivor") { try await handled(lend1) - before == 2 * 12 + 6 }
+            try await confirmAll(lateConfirmed, via: api)
+            try await expectCancelled(lateCancelled, via: api)
+            #expect(try await duplicates(lend1) == 0)
+        }
+    }
+}
+
+// MARK: - Steps
+
+/// The seed's request, numbers as strings as httpie sends them.
+func seedRequest(customer: String) -> JSONValue {
+    ["price": "20000", "startDay": "20210624", "endDay": "20210624", "customer": .string(customer), "status": "approve"]
+}
+
+/// Makes `count` paid requests through `api` over `lanes` concurrent clients; returns their ids.
+func request(_ count: Int, customer: String, via api: Web, lanes: Int = 1) async throws -> [Int64] {
+    try await withThrowingTaskGroup(of: [Int64].self) { group in
+        for lane in 0..<lanes {
+            group.addTask {
+                var ids: [Int64] = []
+                for _ in stride(from: lane, to: count, by: lanes) {
+                    let answer = try await api.post("/reserves", seedRequest(customer: customer))
+                    guard answer.status == 201, let id = answer.body?["id"]?.int64Value else {
+                        throw SystemFailure("POST /reserves: \(answer.status) \(answer.text)")
+                    }
+                    ids.append(id)
+                }
+                return ids
+            }
+        }
+        return try await group.reduce(into: []) { $0 += $1 }
+    }
+}
+
+/// Requests and at once cancels `count` rentals: payment publishes approve then cancel
+/// for each, the order lend must keep.
+func requestAndCancel(_ count: Int, customer: String, via api: Web) async throws -> [Int64] {
+    var ids: [Int64] = []
+    for id in try await request(count, customer: customer, via: api) {
+        let answer = try await api.patch("/reserves/\(id)", ["status": "Cancel"])
+        guard answer.status == 200 else { throw SystemFailure("PATCH /reserves/\(id): \(answer.status) \(answer.text)") }
+        ids.append(id)
+    }
+    return ids
+}
+
+/// Confirms every request once all are listed (the POSTs back to back, so the gateway's
+/// round robin sends them to every replica in turn).
+func confirmAll(_ ids: [Int64], via api: Web) async throws {
+    for id in ids {
+        try await eventually("request \(id) listed") { try await api.get("/requestLists/\(id)").status == 200 }
+    }
+    for id in ids {
+        let answer = try await api.post("/lends", ["matchId": .string(String(id)), "lender": "Safemate"])
+        #expect(answer.status == 201, "POST /lends \(id): \(answer.text)")
+    }
+}
+
+func expectCancelled(_ ids: [Int64], via api: Web) async throws {
+    for id in ids {
+        let item = try await api.get("/requestLists/\(id)")
+        #expect(item.body?["status"] == "Cancelled", "request \(id) out of order: \(item.text)")
+    }
+}
+
+/// The match ids in lend's request list.
+func listed(in api: Web) async throws -> [Int64] {
+    try await api.get("/requestLists?size=1000").items("requestLists").compactMap { $0["matchId"]?.int64Value }
+}
+
+func total(_ path: String, _ api: Web) async throws -> Int64 {
+    let answer = try await api.get(path)
+    guard let total = answer.body?["page"]?["totalElements"]?.int64Value else { throw SystemFailure("\(path): \(answer.text)") }
+    return total
+}
+
+func owned(_ replica: Web) async throws -> Double { try await replica.metric("msa_consumer_partitions_owned", #"group="lend""#) }
+func handled(_ replica: Web) async throws -> Double { try await replica.metric("msa_events_handled_total", #"group="lend""#) }
+func confirmations(_ replica: Web) async throws -> Double {
+    try await replica.metric("hb_requests", #"http_request_method="POST""#, #"http_route="/lends""#)
+}
+func duplicates(_ replica: Web) async throws -> Double { try await replica.metric("msa_events_duplicates_total", #"group="lend""#) }

@@ -1,0 +1,79 @@
+import AsyncHTTPClient
+import Chassis
+import Foundation
+import NIOCore
+
+/// An HTTP answer: status, headers (lower-cased names), body as JSON when it is JSON.
+struct Reply: Sendable {
+    var status: Int
+    var headers: [String: String]
+    var body: JSONValue?
+    var text: String
+
+    /// `_embedded.<name>` of a HAL collection.
+    func items(_ name: String) -> [JSONValue] {
+        if case .array(let items)? = body?["_embedded"]?[name] { items } else { [] }
+    }
+}
+
+/// A JSON-over-HTTP client for one base URL.
+struct Web: Sendable {
+    let base: String
+
+    func send(_ method: String, _ path: String, _ body: JSONValue? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = .init(rawValue: method)
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: try JSON.encode(body)))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+        let data = Data(try await response.body.collect(upTo: 16 << 20).readableBytesView)
+        var headers: [String: String] = [:]
+        for header in response.headers { headers[header.name.lowercased()] = header.value }
+        return Reply(status: Int(response.status.code), headers: headers, body: try? JSON.parse(data),
+                     text: String(decoding: data, as: UTF8.self))
+    }
+
+    func get(_ path: String) async throws -> Reply { try await send("GET", path) }
+    func post(_ path: String, _ body: JSONValue) async throws -> Reply { try await send("POST", path, body) }
+    func patch(_ path: String, _ body: JSONValue) async throws -> Reply { try await send("PATCH", path, body) }
+
+    /// The sum of every sample of Prometheus metric `name` whose labels include `labels`
+    /// (e.g. `group="lend"`), from this process's `/metrics`.
+    func metric(_ name: String, _ labels: String...) async throws -> Double {
+        let text = try await get("/metrics").text
+        return text.split(separator: "\n").reduce(0) { sum, line in
+            guard line.hasPrefix(name + "{") || line.hasPrefix(name + " "),
+                  labels.allSatisfy({ line.contains($0) }),
+                  let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { return sum }
+            return sum + value
+        }
+    }
+}
+
+/// Free TCP ports on loopback: a base such that `base + i + offset` is free for every
+/// `i < span` and every offset (replicas listen 100 above).
+enum FreePorts {
+    static func base(span: Int, replicaOffsets: [Int]) throws -> Int {
+        for _ in 0..<200 {
+            let base = Int.random(in: 20_000...55_000)
+            let ports = replicaOffsets.flatMap { offset in (0..<span).map { base + offset + $0 } }
+            if ports.allSatisfy(isFree) { return base }
+        }
+        throw SystemFailure("no free port range found")
+    }
+
+    static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
