@@ -91,8 +91,9 @@ let package = Package(
             name: "RentalTests",
             dependencies: [
                 "Chassis", "ChassisTesting", "RentalContracts", "RentalReserve", "RentalPayment",
-                "RentalLend", "RentalPromotion", "RentalMyPage", "RentalNotification", "Rental",
+                "RentalLend", "RentalPromotion", "RentalMyPage", "RentalNotification",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(

@@ -160,11 +160,15 @@ struct Paging {
     var page = 0
     var size = 20
     var sort: [SortKey] = []
+    static let maxPage = 1_000_000_000
 
     init(_ request: Request) throws {
         let parameters = request.uri.queryParameters
         if let text = parameters["page"] {
-            guard let value = Int(text), value >= 0 else { throw Refusal.badRequest("page must be a number from 0", field: "page") }
+            // Bounded so that page * size cannot overflow (a crash, not an answer).
+            guard let value = Int(text), (0...Self.maxPage).contains(value) else {
+                throw Refusal.badRequest("page must be a number from 0 to \(Self.maxPage)", field: "page")
+            }
             page = value
         }
         if let text = parameters["size"] {

@@ -38,8 +38,10 @@ public enum JSON {
             do {
                 return try JSONDecoder().decode(T.self, from: encode(current))
             } catch let error as DecodingError {
-                if case .dataCorrupted(let context) = error, context.codingPath.isEmpty, let field = fractionForInteger(in: current, as: T.self) {
-                    throw Refusal.badRequest("\(field) must be an integer", field: field)
+                if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+                   let (field, number) = nonIntegerForInteger(in: current, as: T.self) {
+                    throw Refusal.badRequest(number.rounded() == number ? "\(field) is too large for an integer" : "\(field) must be an integer",
+                                             field: field)
                 }
                 guard let (path, fixed) = coercion(for: error, in: current) else { throw refusal(for: error) }
                 current = current.replacing(at: path, with: fixed)
@@ -52,14 +54,15 @@ public enum JSON {
         try decode(type, from: parse(data))
     }
 
-    /// Foundation reports a fraction given for an integer field as corrupted data without a
-    /// path; find the field by probing each fractional number with a value of the wrong type.
-    private static func fractionForInteger<T: Decodable>(in root: JSONValue, as type: T.Type) -> String? {
-        for path in root.fractionPaths() {
+    /// Foundation reports a fraction or an out-of-range number given for an integer field as
+    /// corrupted data without a path; find the field by probing each such number with a
+    /// value of the wrong type.
+    private static func nonIntegerForInteger<T: Decodable>(in root: JSONValue, as type: T.Type) -> (String, Double)? {
+        for (path, number) in root.nonIntegerNumbers() {
             do { _ = try JSONDecoder().decode(T.self, from: encode(root.replacing(at: path, with: .array([])))) } catch {
                 if case .typeMismatch(let expected, let context) = error as? DecodingError,
                    context.codingPath.map(\.stringValue) == path, expected is any BinaryInteger.Type {
-                    return path.joined(separator: ".")
+                    return (path.joined(separator: "."), number)
                 }
             }
         }
@@ -90,6 +93,7 @@ public enum JSON {
             return .badRequest("\(field) is required", field: field)
         case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            guard !field.isEmpty else { return .badRequest("the body must be \(describe(type))") }
             return .badRequest("\(field) must be \(describe(type))", field: field)
         case .dataCorrupted(let context):
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
@@ -105,6 +109,8 @@ public enum JSON {
         case is any BinaryFloatingPoint.Type: "a number"
         case is String.Type: "a string"
         case is Bool.Type: "true or false"
+        case is [String: Any].Type: "a JSON object"
+        case is [Any].Type: "a JSON array"
         default: "of type \(type)"
         }
     }
@@ -129,12 +135,12 @@ extension JSONValue {
         }
     }
 
-    /// Paths of every number with a fractional part.
-    func fractionPaths(prefix: [String] = []) -> [[String]] {
+    /// Every number no integer field can hold (a fraction, or beyond Int64), with its path.
+    func nonIntegerNumbers(prefix: [String] = []) -> [([String], Double)] {
         switch self {
-        case .number(let n): return n.rounded() == n ? [] : [prefix]
-        case .object(let fields): return fields.flatMap { $0.value.fractionPaths(prefix: prefix + [$0.key]) }
-        case .array(let items): return items.enumerated().flatMap { $0.element.fractionPaths(prefix: prefix + ["Index \($0.offset)"]) }
+        case .number(let n): return n.rounded() == n && abs(n) < 9.2e18 ? [] : [(prefix, n)]
+        case .object(let fields): return fields.flatMap { $0.value.nonIntegerNumbers(prefix: prefix + [$0.key]) }
+        case .array(let items): return items.enumerated().flatMap { $0.element.nonIntegerNumbers(prefix: prefix + ["Index \($0.offset)"]) }
         default: return []
         }
     }

@@ -69,6 +69,12 @@ struct KnownPromotion: Entity {
     /// A promotion applies to a rental that starts on one of its days (inclusive).
     func applies(toRentalStarting day: String) -> Bool { startDay <= day && day <= endDay }
 
+    /// `listPrice` less the discount, rounded down; split by hundreds so that no price a
+    /// customer can send overflows (`listPrice * (100 - rate)` traps above ~1e17).
+    func price(_ listPrice: Int) -> Int {
+        listPrice / 100 * (100 - discountRate) + listPrice % 100 * (100 - discountRate) / 100
+    }
+
     /// The best active promotion for a rental starting on `day`, if any.
     static func best(of promotions: [KnownPromotion], forRentalStarting day: String) -> KnownPromotion? {
         promotions.filter { $0.applies(toRentalStarting: day) }.max { ($0.discountRate, -$0.id!) < ($1.discountRate, -$1.id!) }

@@ -15,7 +15,12 @@ public let reserveService = ServiceDefinition(name: "reserve", policies: reserve
 }
 
 let reservePolicies = Policies()
-    .on(LendConfirmed.self) { event, tx in try await tx.update(Reserve.self, id: event.matchId) { $0.matched() } }
+    .on(LendConfirmed.self) { event, tx in
+        // A lender can confirm a payment whose request never committed before its void
+        // lands (lend then cancels the match): there is nothing here to match.
+        guard try await tx.get(Reserve.self, id: event.matchId) != nil else { return }
+        try await tx.update(Reserve.self, id: event.matchId) { $0.matched() }
+    }
     .on(PromotionRegistered.self) { event, tx in
         try await tx.save(KnownPromotion(id: event.promotionId, name: event.name, discountRate: event.discountRate,
                                          startDay: event.startDay, endDay: event.endDay))
@@ -29,7 +34,7 @@ let reservePolicies = Policies()
 /// (which may still land late) is voided; the sweeper retries voids that fail.
 func requestRental(_ input: ReserveInput, store: any Store, payments: Payments) async throws -> Reserve {
     let promotion = KnownPromotion.best(of: try await store.all(KnownPromotion.self), forRentalStarting: input.startDay)
-    let price = promotion.map { input.price * (100 - $0.discountRate) / 100 } ?? input.price
+    let price = promotion?.price(input.price) ?? input.price
     let matchId = try await store.write { tx in
         let id = try await tx.nextId(Reserve.collection)
         try await tx.save(PaymentIntent(id: id, createdAt: Clock.millis()))

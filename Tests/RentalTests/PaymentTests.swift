@@ -1,0 +1,128 @@
+import Chassis
+import ChassisTesting
+import RentalContracts
+import RentalPayment
+import Testing
+
+/// payment: approves once per match, voids orphans, refunds cancellations.
+@Suite struct PaymentTests {
+    /// What reserve sends for the seed's request of match 7.
+    static let approval: JSONValue = [
+        "matchId": 7, "price": 20000, "paymentAction": "Approved", "customer": "andy",
+        "startDay": "20210624", "endDay": "20210624", "name": "tent",
+    ]
+
+    func approve(_ payment: ServiceRig, _ changes: JSONValue = [:]) async throws -> Reply {
+        try await payment.post("/payments", Self.approval.with(changes))
+    }
+
+    @Test func anApprovalIsRecordedUnderItsMatchIdAndPublished() async throws {
+        try await withService(paymentService) { payment in
+            let reply = try await approve(payment)
+
+            #expect(reply.status == .created)
+            #expect(reply.headers[.location] == "http://localhost/payments/7")
+            #expect(reply.json["paymentAction"] == "Approved")
+            #expect(try await payment.get("/payments/7").json["price"] == 20000)
+            #expect(try await payment.published(PaymentApproved.self) == [
+                PaymentApproved(matchId: 7, price: 20000, customer: "andy", startDay: "20210624", endDay: "20210624", name: "tent"),
+            ])
+            let found = try await payment.get("/payments/search/findByMatchId?matchId=7")
+            #expect(found.embedded("payments").map { $0["id"] } == [7])
+        }
+    }
+
+    @Test func aRepeatedApprovalReturnsTheSamePaymentAndPublishesOnce() async throws {
+        try await withService(paymentService) { payment in
+            _ = try await approve(payment)
+            let again = try await approve(payment, ["price": 1])
+
+            #expect(again.status == .created)
+            #expect(again.json["price"] == 20000, "the first approval stands")
+            #expect(try await payment.published(PaymentApproved.self).count == 1)
+            #expect(try await payment.store.count("payments", matching: []) == 1)
+        }
+    }
+
+    @Test func voidingCancelsThePaymentAndRefusesALateApproval() async throws {
+        try await withService(paymentService) { payment in
+            _ = try await approve(payment)
+
+            let voided = try await payment.post("/payments/7/void", [:])
+
+            #expect(voided.status == .ok)
+            #expect(voided.json == ["matchId": 7, "voided": true])
+            #expect(try await payment.get("/payments/7").json["paymentAction"] == "Cancelled")
+            #expect(try await payment.published(PaymentCancelled.self) == [
+                PaymentCancelled(matchId: 7, price: 20000, customer: "andy", reason: "void"),
+            ])
+            try await payment.expectRefusal(.post, "/payments", Self.approval.text, status: 409, saying: "voided")
+        }
+    }
+
+    @Test func anApprovalArrivingAfterItsVoidIsRefused() async throws {
+        try await withService(paymentService) { payment in
+            #expect(try await payment.post("/payments/7/void", [:]).status == .ok)
+            #expect(try await payment.publishedCount() == 0, "nothing was paid, so nothing is cancelled")
+            try await payment.expectRefusal(.post, "/payments", Self.approval.text, status: 409, saying: "payment for match 7 was voided")
+        }
+    }
+
+    @Test func aCancelledRequestIsRefundedOnce() async throws {
+        try await withService(paymentService) { payment in
+            _ = try await approve(payment)
+
+            try await payment.deliver(ReserveCancelled(matchId: 7, customer: "andy"), from: "reserve")
+            try await payment.deliver(ReserveCancelled(matchId: 7, customer: "andy"), from: "reserve")
+
+            #expect(try await payment.get("/payments/7").json["paymentAction"] == "Cancelled")
+            #expect(try await payment.published(PaymentCancelled.self) == [
+                PaymentCancelled(matchId: 7, price: 20000, customer: "andy", reason: "refund"),
+            ])
+        }
+    }
+
+    @Test func aCancellationOfAnUnpaidRequestChangesNothing() async throws {
+        try await withService(paymentService) { payment in
+            let before = try await payment.snapshot()
+            try await payment.deliver(ReserveCancelled(matchId: 9, customer: "andy"), from: "reserve")
+            #expect(try await payment.snapshot() == before)
+        }
+    }
+
+    @Test func theConfiguredDelayHoldsEachApproval() async throws {
+        try await withService(paymentService, environment: ["PAYMENT_DELAY_MS": "200"]) { payment in
+            let started = ContinuousClock.now
+            let reply = try await approve(payment)
+            #expect(reply.status == .created)
+            #expect(ContinuousClock.now - started >= .milliseconds(200))
+        }
+    }
+
+    static let badApprovals = [
+        BadInput("malformed JSON", raw: #"{"matchId":7,"#),
+        BadInput("a price that is not a number", approval.with(["price": "abc"]), field: "price"),
+        BadInput("a negative price", approval.with(["price": -1]), status: 422, field: "price"),
+        BadInput("no matchId", approval.without("matchId"), field: "matchId"),
+        BadInput("a matchId with a fraction", approval.with(["matchId": 7.5]), field: "matchId"),
+        BadInput("an action other than Approved", approval.with(["paymentAction": "Cancelled"]), status: 422, field: "paymentAction"),
+        BadInput("a startDay that is no calendar day", approval.with(["startDay": "20211301"]), field: "startDay"),
+        BadInput("an endDay before the startDay", approval.with(["endDay": "20210623"]), status: 422, field: "endDay"),
+    ]
+
+    @Test(arguments: badApprovals) func aBadApprovalIsRefused(_ bad: BadInput) async throws {
+        try await withService(paymentService) { payment in
+            try await payment.expectRefusal(.post, "/payments", bad.body, status: bad.status, field: bad.field)
+        }
+    }
+
+    @Test func unknownPaymentsAndForbiddenMethodsAreRefused() async throws {
+        try await withService(paymentService) { payment in
+            _ = try await approve(payment)
+            try await payment.expectRefusal(.get, "/payments/99", status: 404, saying: "payment 99 does not exist")
+            try await payment.expectRefusal(.post, "/payments/abc/void", "{}", status: 400)
+            try await payment.expectRefusal(.patch, "/payments/7", #"{"paymentAction":"Cancelled"}"#, status: 405)
+            try await payment.expectRefusal(.delete, "/payments/7", status: 405)
+        }
+    }
+}
