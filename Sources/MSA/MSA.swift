@@ -7,7 +7,7 @@ struct MSA: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "msa",
         abstract: "Run event-driven microservice systems: up, serve, ps, stop, start, scenario, bench.",
-        subcommands: [Up.self, Serve.self, Ps.self, Stop.self, Start.self, Scenario.self])
+        subcommands: [Up.self, Serve.self, Ps.self, Stop.self, Start.self, Scenario.self, Bench.self])
 }
 
 /// The systems this binary knows, by name.

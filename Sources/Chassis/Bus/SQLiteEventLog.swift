@@ -7,9 +7,8 @@ import GRDB
 /// Events are rows with a global sequence (the position) and a partition column; an index
 /// on (partition, seq) makes a partition's tail a range scan. Leases, group members and
 /// acknowledged positions are rows too, changed in `BEGIN IMMEDIATE` transactions, so
-/// rebalancing is serializable across processes. Waiting fetches watch the log's highest
-/// sequence (one indexed lookup every few milliseconds per process) instead of each
-/// polling its partition.
+/// rebalancing is serializable across processes. Waiting fetches are woken by one
+/// ``LogTail`` per process instead of each polling its partition.
 public final class SQLiteEventLog: EventBus {
     public let partitionCount: Int
     public let path: String
@@ -30,7 +29,7 @@ public final class SQLiteEventLog: EventBus {
         try Self.migrator.migrate(pool)
         partitionCount = try pool.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO settings (name, value) VALUES ('partitions', ?)", arguments: [partitions])
-            return try Int.fetchOne(db, sql: "SELECT value FROM settings WHERE name = 'partitions'")!
+            return try Int.fetchOne(cached: db, sql: "SELECT value FROM settings WHERE name = 'partitions'")!
         }
         tail = LogTail(pool: pool, interval: pollInterval)
     }
@@ -62,7 +61,7 @@ public final class SQLiteEventLog: EventBus {
             try await pool.write { db in
                 let now = Clock.millis()
                 for e in envelopes {
-                    try db.execute(sql: """
+                    try db.execute(cached: """
                         INSERT OR IGNORE INTO events (part, event_id, type, source, time, key, traceparent, payload, appended_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """, arguments: [e.partition(of: partitions), e.id, e.type, e.source, e.time, e.key, e.traceparent,
@@ -76,15 +75,15 @@ public final class SQLiteEventLog: EventBus {
     public func fetch(group: String, partition: Int, after position: Int64, limit: Int, wait: Duration) async throws -> [BusRecord] {
         let deadline = ContinuousClock.now + wait
         while true {
-            let seen = await tail.highest
-            let records = try await pool.read { db in
-                try Row.fetchAll(db, sql: """
+            let seen = await tail.head(of: partition)
+            let records = try readNow { db in
+                try Row.fetchAll(cached: db, sql: """
                     SELECT seq, event_id, type, source, time, key, traceparent, payload FROM events
                     WHERE part = ? AND seq > ? ORDER BY seq LIMIT ?
                     """, arguments: [partition, position, limit]).map(Self.record)
             }
             if !records.isEmpty || ContinuousClock.now >= deadline { return records }
-            try await tail.waitForChange(from: seen, until: deadline)
+            try await tail.waitForChange(of: partition, from: seen, until: deadline)
         }
     }
 
@@ -97,7 +96,7 @@ public final class SQLiteEventLog: EventBus {
     public func acknowledge(group: String, partition: Int, through position: Int64) async throws {
         try await writer.withLock {
             try await pool.write { db in
-                try db.execute(sql: """
+                try db.execute(cached: """
                     INSERT INTO acks (grp, part, position) VALUES (?, ?, ?)
                     ON CONFLICT (grp, part) DO UPDATE SET position = max(position, excluded.position)
                     """, arguments: [group, partition, position])
@@ -111,29 +110,29 @@ public final class SQLiteEventLog: EventBus {
         return try await writer.withLock {
             try await pool.write { db in
                 let now = Clock.millis()
-                try db.execute(sql: "DELETE FROM members WHERE grp = ? AND expires_at <= ?", arguments: [group, now])
-                try db.execute(sql: """
+                try db.execute(cached: "DELETE FROM members WHERE grp = ? AND expires_at <= ?", arguments: [group, now])
+                try db.execute(cached: """
                     INSERT INTO members (grp, member, expires_at) VALUES (?, ?, ?)
                     ON CONFLICT (grp, member) DO UPDATE SET expires_at = excluded.expires_at
                     """, arguments: [group, member, now + ttlMillis])
-                let members = try Int.fetchOne(db, sql: "SELECT count(*) FROM members WHERE grp = ?", arguments: [group]) ?? 1
+                let members = try Int.fetchOne(cached: db, sql: "SELECT count(*) FROM members WHERE grp = ?", arguments: [group]) ?? 1
                 let share = (partitions + members - 1) / members
                 // Leases of members that left or expired are free.
-                try db.execute(sql: """
+                try db.execute(cached: """
                     DELETE FROM leases WHERE grp = ? AND (expires_at <= ? OR member NOT IN (SELECT member FROM members WHERE grp = ?))
                     """, arguments: [group, now, group])
-                var mine = try Int.fetchAll(db, sql: "SELECT part FROM leases WHERE grp = ? AND member = ? ORDER BY part",
+                var mine = try Int.fetchAll(cached: db, sql: "SELECT part FROM leases WHERE grp = ? AND member = ? ORDER BY part",
                                             arguments: [group, member])
                 while mine.count > share, let extra = mine.popLast() {
-                    try db.execute(sql: "DELETE FROM leases WHERE grp = ? AND part = ?", arguments: [group, extra])
+                    try db.execute(cached: "DELETE FROM leases WHERE grp = ? AND part = ?", arguments: [group, extra])
                 }
-                let taken = Set(try Int.fetchAll(db, sql: "SELECT part FROM leases WHERE grp = ?", arguments: [group]))
+                let taken = Set(try Int.fetchAll(cached: db, sql: "SELECT part FROM leases WHERE grp = ?", arguments: [group]))
                 for part in 0..<partitions where mine.count < share && !taken.contains(part) {
                     mine.append(part)
-                    try db.execute(sql: "INSERT INTO leases (grp, part, member, expires_at) VALUES (?, ?, ?, 0)",
+                    try db.execute(cached: "INSERT INTO leases (grp, part, member, expires_at) VALUES (?, ?, ?, 0)",
                                    arguments: [group, part, member])
                 }
-                try db.execute(sql: "UPDATE leases SET expires_at = ? WHERE grp = ? AND member = ?",
+                try db.execute(cached: "UPDATE leases SET expires_at = ? WHERE grp = ? AND member = ?",
                                arguments: [now + ttlMillis, group, member])
                 return Set(mine)
             }
@@ -143,16 +142,16 @@ public final class SQLiteEventLog: EventBus {
     public func leave(group: String, member: String) async throws {
         try await writer.withLock {
             try await pool.write { db in
-                try db.execute(sql: "DELETE FROM leases WHERE grp = ? AND member = ?", arguments: [group, member])
-                try db.execute(sql: "DELETE FROM members WHERE grp = ? AND member = ?", arguments: [group, member])
+                try db.execute(cached: "DELETE FROM leases WHERE grp = ? AND member = ?", arguments: [group, member])
+                try db.execute(cached: "DELETE FROM members WHERE grp = ? AND member = ?", arguments: [group, member])
             }
         }
     }
 
     public func lag(group: String) async throws -> [Int: Int64] {
-        try await pool.read { db in
+        try readNow { db in
             var lag: [Int: Int64] = [:]
-            for row in try Row.fetchAll(db, sql: """
+            for row in try Row.fetchAll(cached: db, sql: """
                 SELECT e.part AS part, count(*) AS behind FROM events e
                 LEFT JOIN acks a ON a.grp = ? AND a.part = e.part
                 WHERE e.seq > coalesce(a.position, 0) GROUP BY e.part
@@ -164,7 +163,7 @@ public final class SQLiteEventLog: EventBus {
     }
 
     public func ping() async throws {
-        _ = try await pool.read { try Int.fetchOne($0, sql: "SELECT 1") }
+        _ = try readNow { try Int.fetchOne(cached: $0, sql: "SELECT 1") }
     }
 
     /// Deletes events older than `age` that every group which ever acknowledged their
@@ -174,7 +173,7 @@ public final class SQLiteEventLog: EventBus {
         let cutoff = Clock.millis() - age.wholeMilliseconds
         return try await writer.withLock {
             try await pool.write { db in
-                try db.execute(sql: """
+                try db.execute(cached: """
                     DELETE FROM events WHERE appended_at < ?
                     AND seq <= coalesce((SELECT min(position) FROM acks WHERE acks.part = events.part), seq)
                     """, arguments: [cutoff])
@@ -186,15 +185,26 @@ public final class SQLiteEventLog: EventBus {
     public func close() throws {
         try pool.close()
     }
+
+    /// Reads on the calling thread (see `SQLiteStore`): in WAL mode a read never waits for
+    /// a writer, so the hop to GRDB's queue would only add two thread switches. Writes to
+    /// the log stay asynchronous: every process of the system shares its write lock.
+    func readNow<T>(_ work: (Database) throws -> T) throws -> T {
+        try pool.read(work)
+    }
 }
 
-/// Watches the log's highest sequence so waiting fetches wake when anything is appended,
-/// by this process (``poke()``) or another one (the poll).
+/// Watches the log's partitions so waiting fetches wake when their partition grows, by an
+/// append of this process (``poke()``) or of another one (the poll). One poll loop per
+/// process, running only while someone waits: an indexed `max(seq)` of the whole log,
+/// and only when that moved, of each partition someone waits on — so an append wakes
+/// the fetches of its partition, not every consumer of every partition.
 actor LogTail {
     private let pool: DatabasePool
     private let interval: Duration
-    private(set) var highest: Int64 = 0
-    private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+    private var highest: Int64 = 0
+    private var heads: [Int: Int64] = [:]
+    private var waiters: [UUID: (partition: Int, continuation: CheckedContinuation<Void, Never>)] = [:]
     private var polling = false
 
     init(pool: DatabasePool, interval: Duration) {
@@ -206,10 +216,13 @@ actor LogTail {
         await refresh()
     }
 
-    /// Returns when the highest sequence differs from `seen`, or at `deadline`.
-    func waitForChange(from seen: Int64, until deadline: ContinuousClock.Instant) async throws {
+    /// The last sequence seen in `partition` (0 before it was first watched).
+    func head(of partition: Int) -> Int64 { heads[partition] ?? 0 }
+
+    /// Returns when `partition`'s last sequence differs from `seen`, or at `deadline`.
+    func waitForChange(of partition: Int, from seen: Int64, until deadline: ContinuousClock.Instant) async throws {
         try Task.checkCancellation()
-        if highest != seen { return }
+        if head(of: partition) != seen { return }
         let id = UUID()
         startPolling()
         let timer = Task { [weak self] in
@@ -217,7 +230,7 @@ actor LogTail {
             await self?.wake(id)
         }
         await withTaskCancellationHandler {
-            await withCheckedContinuation { waiters[id] = $0 }
+            await withCheckedContinuation { waiters[id] = (partition, $0) }
         } onCancel: {
             Task { await self.wake(id) }
         }
@@ -225,20 +238,36 @@ actor LogTail {
     }
 
     private func wake(_ id: UUID) {
-        waiters.removeValue(forKey: id)?.resume()
+        waiters.removeValue(forKey: id)?.continuation.resume()
     }
 
     private func refresh() async {
-        let latest = (try? await pool.read { try Int64.fetchOne($0, sql: "SELECT max(seq) FROM events") ?? 0 }) ?? highest
-        if latest != highest {
-            highest = latest
-            let woken = waiters
-            waiters.removeAll()
-            woken.values.forEach { $0.resume() }
+        guard let (latest, changed) = try? readHeads(after: highest, of: Set(waiters.values.map(\.partition))) else { return }
+        highest = latest
+        for (partition, head) in changed where heads[partition] != head {
+            heads[partition] = head
+            for (id, waiter) in waiters where waiter.partition == partition {
+                waiters.removeValue(forKey: id)
+                waiter.continuation.resume()
+            }
         }
     }
 
-    /// One poll loop per process, running only while someone waits.
+    /// The log's last sequence and, if it moved past `known`, the last sequence of each
+    /// `watched` partition. Synchronous: a read never waits in WAL mode.
+    private func readHeads(after known: Int64, of watched: Set<Int>) throws -> (Int64, [Int: Int64]) {
+        try pool.read { db in
+            let latest = try Int64.fetchOne(cached: db, sql: "SELECT max(seq) FROM events") ?? 0
+            guard latest != known else { return (latest, [:]) }
+            var heads: [Int: Int64] = [:]
+            for partition in watched {
+                heads[partition] = try Int64.fetchOne(cached: db, sql: "SELECT max(seq) FROM events WHERE part = ?",
+                                                      arguments: [partition]) ?? 0
+            }
+            return (latest, heads)
+        }
+    }
+
     private func startPolling() {
         guard !polling else { return }
         polling = true

@@ -63,17 +63,17 @@ public final class SQLiteStore: Store {
 
     public func write<T>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
         try await writer.withLock {
-            try await uncancellable("BEGIN IMMEDIATE")
+            try uncancellable("BEGIN IMMEDIATE")
             let result: T
             let transaction = SQLiteTransaction(store: self)
             do {
                 result = try await body(transaction)
             } catch {
-                try await uncancellable("ROLLBACK")
+                try uncancellable("ROLLBACK")
                 throw error
             }
-            do { try await uncancellable("COMMIT") } catch {
-                try? await uncancellable("ROLLBACK")
+            do { try uncancellable("COMMIT") } catch {
+                try? uncancellable("ROLLBACK")
                 throw error
             }
             if transaction.enqueued.withLock({ $0 }) { await outboxBell.ring() }
@@ -81,16 +81,29 @@ public final class SQLiteStore: Store {
         }
     }
 
-    /// Runs a transaction-control statement even when the calling task was cancelled:
-    /// leaving the writer inside a transaction would wedge the store.
-    private func uncancellable(_ sql: String) async throws {
-        let pool = self.pool
-        try await Task { try await pool.writeWithoutTransaction { try $0.execute(sql: sql) } }.value
+    /// Runs a transaction-control statement. Synchronous, so it runs even when the calling
+    /// task was cancelled: leaving the writer inside a transaction would wedge the store.
+    private func uncancellable(_ sql: String) throws {
+        try writeNow { try $0.execute(cached: sql) }
     }
 
     /// Runs a statement on the writer, inside the transaction the caller holds.
     func onWriter<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.writeWithoutTransaction(work)
+        try writeNow(work)
+    }
+
+    /// Statements run on the calling thread, not by hopping to GRDB's queue and back: a
+    /// statement takes microseconds and the hops (two thread switches each) cost more
+    /// than the work. The writer's queue is free whenever we get here, since ``writer``
+    /// serializes this process's transactions; only another process holding the file's
+    /// write lock (replicas sharing a store) makes the thread wait, for at most the busy
+    /// timeout. Reads never wait in WAL mode.
+    private func writeNow<T>(_ work: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction(work)
+    }
+
+    private func readNow<T>(_ work: (Database) throws -> T) throws -> T {
+        try pool.read(work)
     }
 
     public func waitForOutbox(timeout: Duration) async {
@@ -100,24 +113,24 @@ public final class SQLiteStore: Store {
     // MARK: Reads
 
     public func document(_ collection: String, id: Int64) async throws -> Data? {
-        try await pool.read { try SQL.document(collection, id: id, in: $0) }
+        try readNow { try SQL.document(collection, id: id, in: $0) }
     }
 
     public func documents(_ collection: String, _ query: DocumentQuery) async throws -> [StoredDocument] {
         let query = try query.validated()
-        return try await pool.read { try SQL.documents(collection, query, in: $0) }
+        return try readNow { try SQL.documents(collection, query, in: $0) }
     }
 
     public func count(_ collection: String, matching filters: [FieldMatch]) async throws -> Int {
         let query = try DocumentQuery(filters: filters).validated()
-        return try await pool.read { try SQL.count(collection, query.filters, in: $0) }
+        return try readNow { try SQL.count(collection, query.filters, in: $0) }
     }
 
     // MARK: Outbox, dead letters, retention
 
     public func pendingOutbox(limit: Int) async throws -> [OutboxEntry] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try readNow { db in
+            try Row.fetchAll(cached: db, sql: """
                 SELECT seq, event_id, type, source, time, key, traceparent, payload FROM outbox
                 WHERE published_at IS NULL ORDER BY seq LIMIT ?
                 """, arguments: [limit]).map { row in
@@ -133,19 +146,19 @@ public final class SQLiteStore: Store {
         let now = Clock.millis()
         try await write { _ in
             try await onWriter { db in
-                try db.execute(sql: "UPDATE outbox SET published_at = ? WHERE seq IN (\(SQL.placeholders(sequences.count)))",
+                try db.execute(cached: "UPDATE outbox SET published_at = ? WHERE seq IN (\(SQL.placeholders(sequences.count)))",
                                arguments: StatementArguments([now] + sequences))
             }
         }
     }
 
     public func outboxBacklog() async throws -> Int {
-        try await pool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM outbox WHERE published_at IS NULL") ?? 0 }
+        try readNow { try Int.fetchOne(cached: $0, sql: "SELECT count(*) FROM outbox WHERE published_at IS NULL") ?? 0 }
     }
 
     public func deadLetters(limit: Int) async throws -> [DeadLetter] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM dead_letters ORDER BY id LIMIT ?", arguments: [limit]).map(SQL.deadLetter)
+        try readNow { db in
+            try Row.fetchAll(cached: db, sql: "SELECT * FROM dead_letters ORDER BY id LIMIT ?", arguments: [limit]).map(SQL.deadLetter)
         }
     }
 
@@ -153,16 +166,16 @@ public final class SQLiteStore: Store {
         let cutoff = Clock.millis() - age.wholeMilliseconds
         return try await write { _ in
             try await onWriter { db in
-                try db.execute(sql: "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?", arguments: [cutoff])
+                try db.execute(cached: "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < ?", arguments: [cutoff])
                 let outbox = db.changesCount
-                try db.execute(sql: "DELETE FROM handled WHERE handled_at < ?", arguments: [cutoff])
+                try db.execute(cached: "DELETE FROM handled WHERE handled_at < ?", arguments: [cutoff])
                 return PruneReport(outbox: outbox, handled: db.changesCount)
             }
         }
     }
 
     public func ping() async throws {
-        _ = try await pool.read { try Int.fetchOne($0, sql: "SELECT 1") }
+        _ = try readNow { try Int.fetchOne(cached: $0, sql: "SELECT 1") }
     }
 
     public func close() async throws {
@@ -194,12 +207,12 @@ final class SQLiteTransaction: StoreTransaction {
     func put(_ collection: String, id: Int64, body: Data) async throws {
         let text = String(decoding: body, as: UTF8.self)
         try await store.onWriter { db in
-            try db.execute(sql: """
+            try db.execute(cached: """
                 INSERT INTO documents (collection, id, body) VALUES (?, ?, ?)
                 ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body
                 """, arguments: [collection, id, text])
             // Keep the id sequence ahead of ids chosen by the caller (views keyed by matchId).
-            try db.execute(sql: """
+            try db.execute(cached: """
                 INSERT INTO sequences (collection, next) VALUES (?, ?)
                 ON CONFLICT (collection) DO UPDATE SET next = max(next, excluded.next)
                 """, arguments: [collection, id])
@@ -208,14 +221,14 @@ final class SQLiteTransaction: StoreTransaction {
 
     func delete(_ collection: String, id: Int64) async throws -> Bool {
         try await store.onWriter { db in
-            try db.execute(sql: "DELETE FROM documents WHERE collection = ? AND id = ?", arguments: [collection, id])
+            try db.execute(cached: "DELETE FROM documents WHERE collection = ? AND id = ?", arguments: [collection, id])
             return db.changesCount > 0
         }
     }
 
     func nextId(_ collection: String) async throws -> Int64 {
         try await store.onWriter { db in
-            try Int64.fetchOne(db, sql: """
+            try Int64.fetchOne(cached: db, sql: """
                 INSERT INTO sequences (collection, next) VALUES (?, 1)
                 ON CONFLICT (collection) DO UPDATE SET next = next + 1 RETURNING next
                 """, arguments: [collection])!
@@ -227,7 +240,7 @@ final class SQLiteTransaction: StoreTransaction {
         enqueued.withLock { $0 = true }
         try await store.onWriter { db in
             for e in events {
-                try db.execute(sql: """
+                try db.execute(cached: """
                     INSERT INTO outbox (event_id, type, source, time, key, traceparent, payload) VALUES (?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [e.id, e.type, e.source, e.time, e.key, e.traceparent, String(decoding: e.payload, as: UTF8.self)])
             }
@@ -236,7 +249,7 @@ final class SQLiteTransaction: StoreTransaction {
 
     func recordHandled(eventId: String, by consumer: String) async throws -> Bool {
         try await store.onWriter { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO handled (consumer, event_id, handled_at) VALUES (?, ?, ?)",
+            try db.execute(cached: "INSERT OR IGNORE INTO handled (consumer, event_id, handled_at) VALUES (?, ?, ?)",
                            arguments: [consumer, eventId, Clock.millis()])
             return db.changesCount == 1
         }
@@ -244,14 +257,14 @@ final class SQLiteTransaction: StoreTransaction {
 
     func position(group: String, partition: Int) async throws -> Int64 {
         try await store.onWriter { db in
-            try Int64.fetchOne(db, sql: "SELECT position FROM positions WHERE grp = ? AND part = ?",
+            try Int64.fetchOne(cached: db, sql: "SELECT position FROM positions WHERE grp = ? AND part = ?",
                                arguments: [group, partition]) ?? 0
         }
     }
 
     func setPosition(group: String, partition: Int, to position: Int64) async throws {
         try await store.onWriter { db in
-            try db.execute(sql: """
+            try db.execute(cached: """
                 INSERT INTO positions (grp, part, position) VALUES (?, ?, ?)
                 ON CONFLICT (grp, part) DO UPDATE SET position = excluded.position
                 """, arguments: [group, partition, position])
@@ -261,7 +274,7 @@ final class SQLiteTransaction: StoreTransaction {
     func park(_ letter: DeadLetter) async throws {
         let envelope = try JSON.encodeString(letter.envelope)
         try await store.onWriter { db in
-            try db.execute(sql: """
+            try db.execute(cached: """
                 INSERT INTO dead_letters (grp, part, position, envelope, error, attempts, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [letter.group, letter.partition, letter.position, envelope, letter.error, letter.attempts, letter.parkedAt])
         }
@@ -269,8 +282,8 @@ final class SQLiteTransaction: StoreTransaction {
 
     func takeDeadLetter(id: Int64) async throws -> DeadLetter? {
         try await store.onWriter { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM dead_letters WHERE id = ?", arguments: [id]) else { return nil }
-            try db.execute(sql: "DELETE FROM dead_letters WHERE id = ?", arguments: [id])
+            guard let row = try Row.fetchOne(cached: db, sql: "SELECT * FROM dead_letters WHERE id = ?", arguments: [id]) else { return nil }
+            try db.execute(cached: "DELETE FROM dead_letters WHERE id = ?", arguments: [id])
             return try SQL.deadLetter(row)
         }
     }
@@ -281,7 +294,7 @@ enum SQL {
     static func placeholders(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ", ") }
 
     static func document(_ collection: String, id: Int64, in db: Database) throws -> Data? {
-        try String.fetchOne(db, sql: "SELECT body FROM documents WHERE collection = ? AND id = ?",
+        try String.fetchOne(cached: db, sql: "SELECT body FROM documents WHERE collection = ? AND id = ?",
                             arguments: [collection, id]).map { Data($0.utf8) }
     }
 
@@ -295,14 +308,14 @@ enum SQL {
         sql += " ORDER BY " + order.map { "\(expression($0.field)) \($0.ascending ? "ASC" : "DESC")" }.joined(separator: ", ")
         sql += " LIMIT ? OFFSET ?"
         arguments += [query.limit, query.offset]
-        return try Row.fetchAll(db, sql: "SELECT id, body FROM documents WHERE " + sql, arguments: arguments).map {
+        return try Row.fetchAll(cached: db, sql: "SELECT id, body FROM documents WHERE " + sql, arguments: arguments).map {
             StoredDocument(id: $0["id"], body: Data(($0["body"] as String).utf8))
         }
     }
 
     static func count(_ collection: String, _ filters: [FieldMatch], in db: Database) throws -> Int {
         let (sql, arguments) = whereClause(collection, filters)
-        return try Int.fetchOne(db, sql: "SELECT count(*) FROM documents WHERE " + sql, arguments: arguments) ?? 0
+        return try Int.fetchOne(cached: db, sql: "SELECT count(*) FROM documents WHERE " + sql, arguments: arguments) ?? 0
     }
 
     /// Field names were validated as identifiers before they reach here.

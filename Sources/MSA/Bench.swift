@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import Histogram
+import Synchronization
+
+/// `msa bench <system>`: concurrent customers through the gateway of a running system,
+/// reporting throughput, latency percentiles (HdrHistogram) and event-to-view lag.
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark a running system through its gateway (throughput, latency p50/p99/max, event-to-view lag).",
+        discussion: """
+            Start the system first from a release build, e.g.
+              swift build -c release && .build/release/msa up rental --data /tmp/bench
+              .build/release/msa bench rental --data /tmp/bench
+            """)
+    @Argument var system: String
+    @OptionGroup var data: DataOption
+    @Option(help: "The gateway's URL (default: the running supervisor's gateway).") var gateway: String?
+    @Option(help: "Concurrent customers.") var clients = 32
+    @Option(help: "Seconds measured, after the warm-up.") var seconds = 20
+    @Option(help: "Seconds of warm-up, not measured.") var warmup = 3
+    @Option(help: "Write the results as JSON to this file too.") var json: String?
+
+    func run() async throws {
+        let base: String
+        if let gateway { base = gateway } else { base = try await ControlClient(data: data, system: system).gatewayURL() }
+        guard system == "rental" else { throw ValidationError("no benchmark for \(system); known: rental") }
+        let bench = RentalBench(api: SystemClient(base: base), clients: clients)
+        print("bench \(system): \(clients) clients through \(base), \(warmup) s warm-up, \(seconds) s measured")
+        let report = try await BenchRun(warmup: .seconds(warmup), measured: .seconds(seconds)).run(bench)
+        print(report.text(clients: clients))
+        if let json { try report.json(clients: clients).write(to: URL(fileURLWithPath: json)) }
+    }
+}
+
+/// One kind of measured call and its latencies in microseconds.
+struct Measure: Sendable {
+    var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    var errors = 0
+
+    mutating func record(since start: ContinuousClock.Instant) {
+        _ = latency.record(UInt64(max(1, (ContinuousClock.now - start).wholeNanoseconds / 1000)))
+    }
+
+    mutating func add(_ other: Measure) {
+        latency.add(other.latency)
+        errors += other.errors
+    }
+}
+
+/// What a benchmark's clients measured, by operation name.
+struct Tally: Sendable {
+    var measures: [String: Measure] = [:]
+
+    mutating func record(_ name: String, since start: ContinuousClock.Instant) { measures[name, default: Measure()].record(since: start) }
+    mutating func failed(_ name: String) { measures[name, default: Measure()].errors += 1 }
+    mutating func add(_ other: Tally) {
+        for (name, measure) in other.measures { measures[name, default: Measure()].add(measure) }
+    }
+}
+
+/// A system-specific workload: one client's loop and the name of the operation whose
+/// rate is the headline figure.
+protocol Workload: Sendable {
+    var headline: String { get }
+    var clients: Int { get }
+    /// Runs one client until `deadline`; records only while `measuring` says so.
+    func client(_ index: Int, until deadline: ContinuousClock.Instant, progress: Progress) async -> Tally
+}
+
+/// Counts shared by the clients for the progress line.
+final class Progress: Sendable {
+    let done = Atomic<Int>(0)
+    let errors = Atomic<Int>(0)
+    let measuringSince = Mutex<ContinuousClock.Instant?>(nil)
+
+    var isMeasuring: Bool { measuringSince.withLock { $0 != nil } }
+}
+
+/// Runs a workload: warm-up, then the measured window, printing a progress line each second.
+struct BenchRun {
+    let warmup: Duration
+    let measured: Duration
+
+    func run(_ workload: some Workload) async throws -> BenchReport {
+        let progress = Progress()
+        let start = ContinuousClock.now
+        let deadline = start + warmup + measured
+        let tally = await withTaskGroup(of: Tally?.self) { group in
+            group.addTask {
+                try? await Task.sleep(until: start + warmup)
+                progress.measuringSince.withLock { $0 = .now }
+                progress.done.store(0, ordering: .relaxed)
+                progress.errors.store(0, ordering: .relaxed)
+                await printProgress(progress, headline: workload.headline, until: deadline)
+                return nil
+            }
+            for index in 0..<workload.clients {
+                group.addTask { await workload.client(index, until: deadline, progress: progress) }
+            }
+            var total = Tally()
+            for await tally in group { if let tally { total.add(tally) } }
+            return total
+        }
+        let window = progress.measuringSince.withLock { $0 }.map { $0.duration(to: deadline) } ?? measured
+        return BenchReport(headline: workload.headline, window: window, tally: tally)
+    }
+
+    private func printProgress(_ progress: Progress, headline: String, until deadline: ContinuousClock.Instant) async {
+        let terminal = isatty(STDOUT_FILENO) == 1
+        let began = ContinuousClock.now
+        var last = 0
+        while ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .seconds(1))
+            let done = progress.done.load(ordering: .relaxed)
+            let elapsed = Double(began.duration(to: .now).wholeMilliseconds) / 1000
+            let line = String(format: "  %5.1f s  %@ %d (%d/s now, %.0f/s average)  errors %d", elapsed, headline, done, done - last,
+                              Double(done) / max(elapsed, 0.001), progress.errors.load(ordering: .relaxed))
+            last = done
+            if terminal { FileHandle.standardOutput.write(Data("\r\(line)   ".utf8)) } else { print(line) }
+        }
+        if terminal { print("") }
+    }
+}
+
+/// The figures of one run, as text and as JSON.
+struct BenchReport {
+    let headline: String
+    let window: Duration
+    let tally: Tally
+
+    var seconds: Double { Double(window.wholeMilliseconds) / 1000 }
+
+    func rate(_ name: String) -> Double { Double(tally.measures[name]?.latency.totalCount ?? 0) / max(seconds, 0.001) }
+
+    func text(clients: Int) -> String {
+        var lines = [String(format: "%@: %.0f/s over %.1f s with %d clients", headline, rate(headline), seconds, clients), ""]
+        lines.append("operation            count     rate/s   p50 ms   p99 ms   max ms  errors")
+        for (name, measure) in tally.measures.sorted(by: { $0.key < $1.key }) {
+            let h = measure.latency
+            lines.append(name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                + String(format: "%9llu  %9.0f  %7.1f  %7.1f  %7.1f  %6d", h.totalCount, rate(name), Self.ms(h.valueAtPercentile(50)),
+                         Self.ms(h.valueAtPercentile(99)), Self.ms(h.max), measure.errors))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func json(clients: Int) throws -> Data {
+        var operations: [String: Any] = [:]
+        for (name, measure) in tally.measures {
+            let h = measure.latency
+            operations[name] = ["count": h.totalCount, "ratePerSecond": rate(name), "p50ms": Self.ms(h.valueAtPercentile(50)),
+                                "p99ms": Self.ms(h.valueAtPercentile(99)), "maxMs": Self.ms(h.max), "errors": measure.errors]
+        }
+        let report: [String: Any] = ["headline": headline, "clients": clients, "seconds": seconds, "operations": operations]
+        return try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+    }
+
+    static func ms(_ micros: UInt64) -> Double { Double(micros) / 1000 }
+}
