@@ -187,10 +187,11 @@ public final class SQLiteEventLog: EventBus {
     }
 
     /// Reads on the calling thread (see `SQLiteStore`): in WAL mode a read never waits for
-    /// a writer, so the hop to GRDB's queue would only add two thread switches. Writes to
-    /// the log stay asynchronous: every process of the system shares its write lock.
+    /// a writer, so the hop to GRDB's queue would only add two thread switches. Each read
+    /// is one statement, consistent on its own, so no explicit transaction wraps it.
+    /// Writes to the log stay asynchronous: every process of the system shares its write lock.
     func readNow<T>(_ work: (Database) throws -> T) throws -> T {
-        try pool.read(work)
+        try pool.unsafeRead(work)
     }
 }
 
@@ -256,7 +257,8 @@ actor LogTail {
     /// The log's last sequence and, if it moved past `known`, the last sequence of each
     /// `watched` partition. Synchronous: a read never waits in WAL mode.
     private func readHeads(after known: Int64, of watched: Set<Int>) throws -> (Int64, [Int: Int64]) {
-        try pool.read { db in
+        // Not one snapshot: heads only tell waiters to look again, and a fetch reads the truth.
+        try pool.unsafeRead { db in
             let latest = try Int64.fetchOne(cached: db, sql: "SELECT max(seq) FROM events") ?? 0
             guard latest != known else { return (latest, [:]) }
             var heads: [Int: Int64] = [:]

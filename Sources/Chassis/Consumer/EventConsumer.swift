@@ -15,6 +15,11 @@ public struct ConsumerSettings: Sendable {
     public var batchSize: Int = 128
     /// How long a fetch waits for new events before checking leases and shutdown again.
     public var fetchWait: Duration = .milliseconds(250)
+    /// How often, at most, a busy partition's progress is acknowledged to the bus. Positions
+    /// in the store are what resumes a consumer; acknowledgements only let retention prune
+    /// and `/metrics` report lag, so they need not cost a write to the shared log per batch.
+    /// An idle partition acknowledges at once.
+    public var ackInterval: Duration = .milliseconds(500)
 
     public init() {}
 }
@@ -123,27 +128,70 @@ public final class EventConsumer: Service {
     /// Handles `partition` from its committed position while this member owns it.
     private func consume(_ partition: Int) async throws {
         var position = try await store.write { try await $0.position(group: group, partition: partition) }
+        var acknowledged = position
+        var lastAcknowledged = ContinuousClock.now
         while owns(partition) && !isStopping {
             let records = try await bus.fetch(group: group, partition: partition, after: position,
                                               limit: settings.batchSize, wait: settings.fetchWait)
-            var committed = position
-            for record in records {
-                guard owns(partition) && !isStopping else { break }
-                if policies.handler(for: record.envelope.type) != nil {
-                    guard try await handle(record, partition: partition) else { return }
-                    committed = record.position
+            if let last = records.last, try await handleTogether(records, partition: partition) {
+                position = last.position
+            } else {
+                var committed = position
+                for record in records {
+                    guard owns(partition) && !isStopping else { break }
+                    if policies.handler(for: record.envelope.type) != nil {
+                        guard try await handle(record, partition: partition) else { return }
+                        committed = record.position
+                    }
+                    position = record.position
                 }
-                position = record.position
+                if position != committed {
+                    // Only unhandled types since the last commit: record the position once.
+                    let reached = position
+                    try await store.write { try await $0.setPosition(group: group, partition: partition, to: reached) }
+                }
             }
-            if position != committed {
-                // Only unhandled types since the last commit: record the position once.
-                let reached = position
-                try await store.write { try await $0.setPosition(group: group, partition: partition, to: reached) }
-            }
-            if !records.isEmpty {
+            if position != acknowledged && (records.isEmpty || lastAcknowledged.duration(to: .now) >= settings.ackInterval) {
                 try await bus.acknowledge(group: group, partition: partition, through: position)
+                (acknowledged, lastAcknowledged) = (position, .now)
             }
         }
+    }
+
+    /// Handles a batch in one transaction: one commit for many events, with the same
+    /// guarantees as one by one. False, with nothing changed, if any handler failed (the
+    /// batch is then handled one by one, so only the failing event is retried and
+    /// parked) or if this member no longer owns the partition.
+    private func handleTogether(_ records: [BusRecord], partition: Int) async throws -> Bool {
+        guard records.count > 1, owns(partition), !isStopping, let last = records.last else { return false }
+        let started = ContinuousClock.now
+        let outcomes: [(type: String, first: Bool)]
+        do {
+            outcomes = try await store.write { tx in
+                var outcomes: [(type: String, first: Bool)] = []
+                for record in records {
+                    let envelope = record.envelope
+                    guard let handler = policies.handler(for: envelope.type) else { continue }
+                    let first = try await tx.recordHandled(eventId: envelope.id, by: group)
+                    if first {
+                        try await TraceContext.$current.withValue(TraceContext.child(of: envelope.traceparent)) {
+                            try await handler(envelope, tx)
+                        }
+                    }
+                    outcomes.append((envelope.type, first))
+                }
+                try await tx.setPosition(group: group, partition: partition, to: last.position)
+                return outcomes
+            }
+        } catch {
+            if error is CancellationError { throw error }
+            return false
+        }
+        let each = outcomes.isEmpty ? .zero : (ContinuousClock.now - started) / outcomes.count
+        for outcome in outcomes {
+            if outcome.first { metrics.handled(group: group, type: outcome.type, duration: each) } else { metrics.duplicate(group: group, type: outcome.type) }
+        }
+        return true
     }
 
     /// Handles one event with retries; false if the consumer stopped before it was settled.

@@ -20,8 +20,8 @@ public enum JSON {
 
     /// Parses `data` as JSON; malformed input is a ``Refusal/badRequest(_:field:)``.
     public static func parse(_ data: Data) throws -> JSONValue {
-        do { return try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-            throw Refusal.badRequest("malformed JSON: \(describe(error))")
+        do { return try JSONParser.parse(data) } catch {
+            throw Refusal.badRequest("malformed JSON: \(error)")
         }
     }
 
@@ -51,7 +51,10 @@ public enum JSON {
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        try decode(type, from: parse(data))
+        // Most bodies already have the right types: decode them directly, and pay for
+        // coercion (and for naming the field that is wrong) only when that fails.
+        if let value = try? JSONDecoder().decode(T.self, from: data) { return value }
+        return try decode(type, from: parse(data))
     }
 
     /// Foundation reports a fraction or an out-of-range number given for an integer field as
@@ -113,13 +116,6 @@ public enum JSON {
         case is [Any].Type: "a JSON array"
         default: "of type \(type)"
         }
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if case .dataCorrupted(let context) = error as? DecodingError {
-            return (context.underlyingError as NSError?)?.localizedDescription ?? context.debugDescription
-        }
-        return "\(error)"
     }
 }
 

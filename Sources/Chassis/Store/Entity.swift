@@ -80,25 +80,3 @@ extension StoreTransaction {
         try await publish([event])
     }
 }
-
-/// The W3C trace context of the work in progress, carried from HTTP requests and event
-/// envelopes into the events they raise.
-public enum TraceContext {
-    @TaskLocal public static var current: String?
-
-    /// A fresh `traceparent` (version 00, sampled).
-    public static func newTraceparent() -> String {
-        func hex(_ bytes: Int) -> String {
-            (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        }
-        return "00-\(hex(16))-\(hex(8))-01"
-    }
-
-    /// The same trace with a new span id: what a callee or a consumer continues with.
-    public static func child(of parent: String?) -> String {
-        let parts = parent?.split(separator: "-") ?? []
-        guard parts.count == 4, parts[1].count == 32 else { return newTraceparent() }
-        let span = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        return "00-\(parts[1])-\(span)-\(parts[3])"
-    }
-}

@@ -102,8 +102,10 @@ public final class SQLiteStore: Store {
         try pool.writeWithoutTransaction(work)
     }
 
+    /// Every read here is one statement, which SQLite runs in a transaction of its own: a
+    /// consistent snapshot without GRDB's explicit BEGIN…COMMIT around it.
     private func readNow<T>(_ work: (Database) throws -> T) throws -> T {
-        try pool.read(work)
+        try pool.unsafeRead(work)
     }
 
     public func waitForOutbox(timeout: Duration) async {

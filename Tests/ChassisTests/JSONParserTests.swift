@@ -1,0 +1,35 @@
+@testable import Chassis
+import Foundation
+import Testing
+
+/// The hand-written parser must read exactly what Foundation reads, and refuse what it refuses.
+@Suite struct JSONParserTests {
+    static let documents = [
+        #"{"price":"20000","startDay":"20210624","customer":"andy","status":"approve"}"#,
+        #" { "a" : [ 1, -2.5, 3e2, 0, -0.0, 1E-3, true, false, null ], "b" : { } , "c": [] } "#,
+        #"{"quote":"say \"hi\"","slash":"a\/b","escapes":"\b\f\n\r\t\\","unicode":"\u00e9\uD83D\uDE00 \u20AC"}"#,
+        #"{"korean":"렌탈 예약","emoji":"⛺️","big":9007199254740993,"small":-1.5e-300}"#,
+        #"[[[["deep"]]],{"x":{"y":{"z":1}}}]"#,
+        "\"just a string\"", "42", "null",
+    ]
+
+    @Test(arguments: documents) func readsWhatFoundationReads(_ text: String) throws {
+        let data = Data(text.utf8)
+        #expect(try JSONParser.parse(data) == JSONDecoder().decode(JSONValue.self, from: data))
+    }
+
+    static let malformed = [
+        "", "{", #"{"a":1,}"#, #"{"a" 1}"#, "[1,]", "[1 2]", "01", "1.", "-", "1e", ".5", "+1", "tru", "nul",
+        #"{"a":1} x"#, "\"unterminated", "\"bad \\x escape\"", "\"\\u12G4\"", "\"lone \\uD800\"", "\"tab\there\"",
+        #"{a:1}"#, "'single'", "NaN", "1e999",
+        String(repeating: "[", count: 300) + String(repeating: "]", count: 300),
+    ]
+
+    @Test(arguments: malformed) func refusesMalformedText(_ text: String) {
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(Data(text.utf8)) }
+    }
+
+    @Test func aRepeatedKeyKeepsItsLastValue() throws {
+        #expect(try JSONParser.parse(Data(#"{"a":1,"a":2}"#.utf8)) == ["a": 2])
+    }
+}
