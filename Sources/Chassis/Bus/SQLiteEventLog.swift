@@ -204,6 +204,7 @@ actor LogTail {
     private let pool: DatabasePool
     private let interval: Duration
     private var highest: Int64 = 0
+    private var lastMove = ContinuousClock.now
     private var heads: [Int: Int64] = [:]
     private var waiters: [UUID: (partition: Int, continuation: CheckedContinuation<Void, Never>)] = [:]
     private var polling = false
@@ -244,6 +245,7 @@ actor LogTail {
 
     private func refresh() async {
         guard let (latest, changed) = try? readHeads(after: highest, of: Set(waiters.values.map(\.partition))) else { return }
+        if latest != highest { lastMove = .now }
         highest = latest
         for (partition, head) in changed where heads[partition] != head {
             heads[partition] = head
@@ -270,13 +272,18 @@ actor LogTail {
         }
     }
 
+    /// Polls every `interval` while the log moved in the last second, backing off to
+    /// 20 × `interval` once it stands still: an idle system costs a few reads a second
+    /// per process, and a busy one sees another process's append within `interval`.
     private func startPolling() {
         guard !polling else { return }
         polling = true
         Task {
+            var pause = interval
             while !waiters.isEmpty {
-                try? await Task.sleep(for: interval)
+                try? await Task.sleep(for: pause)
                 await refresh()
+                pause = lastMove.duration(to: .now) < .seconds(1) ? interval : min(pause * 2, interval * 20)
             }
             polling = false
         }
