@@ -22,6 +22,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Write the results as JSON to this file too.") var json: String?
 
     func run() async throws {
+        // The clients share the machine with the system: no thread hops between NIO and
+        // the concurrency pool.
+        Serve.useEventLoopsForConcurrency(threads: ProcessInfo.processInfo.environment["MSA_THREADS"].flatMap(Int.init) ?? 2)
         let base: String
         if let gateway { base = gateway } else { base = try await ControlClient(data: data, system: system).gatewayURL() }
         guard system == "rental" else { throw ValidationError("no benchmark for \(system); known: rental") }

@@ -2,6 +2,8 @@ import ArgumentParser
 import Chassis
 import Foundation
 import Gateway
+import NIOCore
+import NIOPosix
 
 /// `msa serve <system> <service>`: one service in the foreground, what a container runs.
 struct Serve: AsyncParsableCommand {
@@ -15,6 +17,8 @@ struct Serve: AsyncParsableCommand {
               MSA_PARTITIONS partitions of a new event log (default 8)
               <SERVICE>_URL  where a called service answers, e.g. PAYMENT_URL
               <SERVICE>_URLS the gateway's replicas of a service, comma-separated
+              MSA_THREADS    threads for I/O and handlers (default 1: a system runs
+                             many processes, and one thread each switches least)
             """)
 
     @Argument(help: "The system, e.g. rental.") var system: String
@@ -23,6 +27,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let definition = try Catalog.system(system)
         let environment = ProcessInfo.processInfo.environment
+        Self.useEventLoopsForConcurrency(threads: environment["MSA_THREADS"].flatMap(Int.init) ?? 1)
         let host = environment["MSA_HOST"] ?? "127.0.0.1"
         if service == "gateway" {
             let port = environment["PORT"].flatMap(Int.init) ?? definition.gatewayPort
@@ -39,5 +44,16 @@ struct Serve: AsyncParsableCommand {
         if let ttl = environment["MSA_LEASE_TTL_MS"].flatMap(Int.init) { settings.consumer.leaseTTL = .milliseconds(ttl) }
         if let drain = environment["MSA_DRAIN_MS"].flatMap(Int.init) { settings.drainDelay = .milliseconds(drain) }
         try await ServiceHost(member.definition, settings: settings).run()
+    }
+}
+
+extension Serve {
+    /// Runs Swift Concurrency's jobs on NIO's event loops, `threads` of them: a request
+    /// is read, handled and answered on one thread instead of hopping between NIO's
+    /// threads and the concurrency pool (two thread switches a hop). Must run before
+    /// anything creates NIO's singleton group.
+    static func useEventLoopsForConcurrency(threads: Int) {
+        NIOSingletons.groupLoopCountSuggestion = max(1, threads)
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 }
