@@ -68,7 +68,7 @@ public struct Gateway: Sendable {
     /// be reached (nothing was sent, so trying again is safe for any method).
     func forward(_ request: Request, to route: Route) async throws -> Response {
         let body = try await request.body.collect(upTo: 8 << 20)
-        let requestId = request.headers[RequestIdentityMiddleware<BasicRequestContext>.requestIdHeader] ?? UUID().uuidString.lowercased()
+        let requestId = request.headers[RequestIdentityMiddleware<BasicRequestContext>.requestIdHeader] ?? RandomID.uuid()
         let start = counter.next()
         for attempt in 0..<route.replicas.count {
             let replica = route.replicas[(start + attempt) % route.replicas.count]

@@ -33,3 +33,16 @@ import Testing
         #expect(try JSONParser.parse(Data(#"{"a":1,"a":2}"#.utf8)) == ["a": 2])
     }
 }
+
+@Suite struct RandomIDTests {
+    @Test func isAVersion4UUIDInLowerCase() throws {
+        let ids = (0..<1000).map { _ in RandomID.uuid() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(50) {
+            let parsed = try #require(UUID(uuidString: id))
+            #expect(parsed.uuidString.lowercased() == id)
+            let characters = Array(id)
+            #expect(characters[14] == "4" && "89ab".contains(characters[19]), "\(id)")
+        }
+    }
+}

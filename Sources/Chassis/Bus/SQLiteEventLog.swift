@@ -206,7 +206,8 @@ actor LogTail {
     private var highest: Int64 = 0
     private var lastMove = ContinuousClock.now
     private var heads: [Int: Int64] = [:]
-    private var waiters: [UUID: (partition: Int, continuation: CheckedContinuation<Void, Never>)] = [:]
+    private var waiters: [Int: (partition: Int, continuation: CheckedContinuation<Void, Never>)] = [:]
+    private var nextWaiter = 0
     private var polling = false
 
     init(pool: DatabasePool, interval: Duration) {
@@ -225,7 +226,8 @@ actor LogTail {
     func waitForChange(of partition: Int, from seen: Int64, until deadline: ContinuousClock.Instant) async throws {
         try Task.checkCancellation()
         if head(of: partition) != seen { return }
-        let id = UUID()
+        nextWaiter += 1
+        let id = nextWaiter
         startPolling()
         let timer = Task { [weak self] in
             try? await Task.sleep(until: deadline)
@@ -239,7 +241,7 @@ actor LogTail {
         timer.cancel()
     }
 
-    private func wake(_ id: UUID) {
+    private func wake(_ id: Int) {
         waiters.removeValue(forKey: id)?.continuation.resume()
     }
 

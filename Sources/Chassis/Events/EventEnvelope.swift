@@ -18,7 +18,7 @@ public struct EventEnvelope: Sendable, Codable, Equatable {
     /// The event's fields as JSON.
     public var payload: Data
 
-    public init(id: String = UUID().uuidString.lowercased(), type: String, source: String, time: Int64 = Clock.millis(),
+    public init(id: String = RandomID.uuid(), type: String, source: String, time: Int64 = Clock.millis(),
                 key: String, traceparent: String? = nil, payload: Data) {
         self.id = id
         self.type = type

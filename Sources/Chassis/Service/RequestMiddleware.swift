@@ -12,7 +12,7 @@ public struct RequestIdentityMiddleware<Context: RequestContext>: RouterMiddlewa
     public init() {}
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let requestId = request.headers[Self.requestIdHeader] ?? UUID().uuidString.lowercased()
+        let requestId = request.headers[Self.requestIdHeader] ?? RandomID.uuid()
         let trace = TraceContext.child(of: request.headers[Self.traceparentHeader])
         var response = try await TraceContext.$current.withValue(trace) { try await next(request, context) }
         response.headers[Self.requestIdHeader] = requestId
