@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import Histogram
 import Synchronization
@@ -28,9 +29,21 @@ struct Bench: AsyncParsableCommand {
         let base: String
         if let gateway { base = gateway } else { base = try await ControlClient(data: data, system: system).gatewayURL() }
         guard system == "rental" else { throw ValidationError("no benchmark for \(system); known: rental") }
-        let bench = RentalBench(api: SystemClient(base: base), clients: clients)
+        // A connection per customer, as real customers have: a smaller pool would queue
+        // them in this process and the figures would measure the queue.
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = clients
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let bench = RentalBench(api: SystemClient(base: base, http: http), clients: clients)
         print("bench \(system): \(clients) clients through \(base), \(warmup) s warm-up, \(seconds) s measured")
-        let report = try await BenchRun(warmup: .seconds(warmup), measured: .seconds(seconds)).run(bench)
+        let report: BenchReport
+        do {
+            report = try await BenchRun(warmup: .seconds(warmup), measured: .seconds(seconds)).run(bench)
+            try await http.shutdown()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
         print(report.text(clients: clients))
         if let json { try report.json(clients: clients).write(to: URL(fileURLWithPath: json)) }
     }

@@ -17,6 +17,9 @@ struct Answer: Sendable {
 /// Calls a system through its gateway, as the seed's `http` commands do.
 struct SystemClient: Sendable {
     let base: String
+    /// The shared client keeps at most 8 connections per host: right for a scenario,
+    /// too few for a benchmark's customers, who each need their own.
+    var http: HTTPClient = .shared
 
     func send(_ method: String, _ path: String, _ body: JSONValue? = nil) async throws -> Answer {
         var request = HTTPClientRequest(url: base + path)
@@ -25,7 +28,7 @@ struct SystemClient: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: try JSON.encode(body)))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let response = try await http.execute(request, timeout: .seconds(10))
         let bytes = try await response.body.collect(upTo: 4 << 20)
         let data = Data(bytes.readableBytesView)
         var headers: [String: String] = [:]

@@ -107,7 +107,18 @@ public final class ServiceClient: Sendable {
     public let bulkhead: Bulkhead
     private let httpClient: HTTPClient
 
-    public init(name: String, baseURL: String, policy: CallPolicy = .init(), httpClient: HTTPClient = .shared) {
+    /// The HTTP client service calls share by default. `HTTPClient.shared` keeps at most 8
+    /// connections per host, so a ninth concurrent call to the same service would wait
+    /// for one (inside its timeout) although the bulkhead admitted it; this one allows as
+    /// many connections as the default bulkhead admits calls. Never shut down: it lives as
+    /// long as the process, like `HTTPClient.shared`.
+    public static let pooled: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = CallPolicy().maxConcurrent
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
+    public init(name: String, baseURL: String, policy: CallPolicy = .init(), httpClient: HTTPClient = ServiceClient.pooled) {
         self.name = name
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.policy = policy
