@@ -37,7 +37,7 @@ struct Up: AsyncParsableCommand {
         }
         plan.append(("gateway", "gateway", basePort))
         // A taken port would leave a child crashing and restarting forever; say so now.
-        let taken = plan.filter { !isFree(port: $0.port) }
+        let taken = plan.filter { !LoopbackPort.isFree($0.port) }
         guard taken.isEmpty else {
             throw ValidationError("already in use: \(taken.map { "port \($0.port) (\($0.name))" }.joined(separator: ", ")) "
                 + "— is another `msa up` running? Stop it, or pick other ports with --base-port.")
@@ -97,21 +97,5 @@ final class SignalWatcher: @unchecked Sendable {
 
     func wait() async {
         await bell.wait(timeout: .seconds(365 * 24 * 3600))
-    }
-}
-
-/// Whether nothing listens on `port` on loopback (binding it succeeds).
-func isFree(port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var reuse: Int32 = 1
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
 }

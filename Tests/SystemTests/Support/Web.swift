@@ -59,21 +59,8 @@ enum FreePorts {
         for _ in 0..<200 {
             let base = Int.random(in: 20_000...55_000)
             let ports = replicaOffsets.flatMap { offset in (0..<span).map { base + offset + $0 } }
-            if ports.allSatisfy(isFree) { return base }
+            if ports.allSatisfy(LoopbackPort.isFree) { return base }
         }
         throw SystemFailure("no free port range found")
-    }
-
-    static func isFree(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
     }
 }
