@@ -120,6 +120,27 @@ import Testing
         }
     }
 
+    /// Leases far longer than the test: only a consumer that gives its partitions up when
+    /// its task is cancelled lets the other take them within the deadline.
+    @Test func aCancelledConsumerGivesItsPartitionsUpAtOnce() async throws {
+        try await withRig { rig in
+            var settings = ConsumerSettings.brisk
+            settings.leaseTTL = .seconds(120)
+            let a = rig.consumer("a", settings: settings)
+            let runningA = rig.start(a)
+            try await eventually("a holding every partition") { a.partitions == rig.allPartitions }
+            let b = rig.consumer("b", settings: settings)
+            rig.start(b)
+
+            await runningA.stop()
+            try await eventually("b holding every partition long before a's leases expire", timeout: .seconds(5)) {
+                b.partitions == rig.allPartitions
+            }
+            let events = try await rig.publish(keys: rig.spreadKeys, seqs: 1...10)
+            try await eventually("b handling what is published next") { try await rig.caughtUp(handled: events.count) }
+        }
+    }
+
     @Test func twoConsumersSharePartitionsAndTheSurvivorTakesOverWhenOneStops() async throws {
         try await withRig { rig in
             let a = rig.consumer("a", policies: .tallying(as: "a"))

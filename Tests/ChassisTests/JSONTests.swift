@@ -104,10 +104,13 @@ import Testing
             #expect(merged["period"] == ["start": "2024-01-01", "end": "2024-01-09"])
         }
 
-        @Test func nullClearsAField() throws {
-            let merged = stored.merged(with: ["customer": nil])
-            #expect((merged["customer"] ?? .null) == .null)
-            #expect(merged["price"] == 100)
+        @Test func nullRemovesAField() throws {
+            let merged = stored.merged(with: ["customer": nil, "period": ["start": nil]])
+            #expect(merged == ["price": 100, "period": ["end": "2024-01-05"]])
+        }
+
+        @Test func anObjectPatchOnAMissingFieldKeepsNoNulls() {
+            #expect(stored.merged(with: ["extra": ["a": 1, "b": nil]])["extra"] == ["a": 1])
         }
 
         @Test func aPatchThatIsNotAnObjectReplacesTheWhole() {

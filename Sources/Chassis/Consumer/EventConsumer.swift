@@ -7,6 +7,10 @@ import Synchronization
 public struct ConsumerSettings: Sendable {
     /// How long a lease lasts without renewal: a replica that dies loses its partitions after it.
     public var leaseTTL: Duration = .seconds(6)
+    /// How often a member renews its leases and looks for members that joined or left
+    /// (at least three times per ``leaseTTL``): a graceful leave or a new replica is
+    /// noticed within this.
+    public var rebalanceInterval: Duration = .seconds(1)
     /// Attempts of one event before it is parked as a dead letter.
     public var maxAttempts: Int = 5
     /// First retry delay; doubles per attempt up to ``retryCap``.
@@ -81,7 +85,7 @@ public final class EventConsumer: Service {
     private func owns(_ partition: Int) -> Bool { owned.withLock { $0.contains(partition) } }
 
     private func balanceLoop() async {
-        let interval = settings.leaseTTL / 3
+        let interval = min(settings.leaseTTL / 3, settings.rebalanceInterval)
         while !isStopping {
             do {
                 let held = try await bus.balance(group: group, member: member, ttl: settings.leaseTTL)

@@ -39,10 +39,13 @@ public enum JSONValue: Sendable, Hashable {
 
     /// The fields of `patch` laid over `self`, as a JSON merge patch (RFC 7386) does:
     /// what PATCH does to an entity.
+    /// A `null` in the patch removes the field; an object patch on a non-object starts
+    /// from an empty object; anything else replaces.
     public func merged(with patch: JSONValue) -> JSONValue {
-        guard case .object(var base) = self, case .object(let changes) = patch else { return patch }
+        guard case .object(let changes) = patch else { return patch }
+        var base: [String: JSONValue] = if case .object(let fields) = self { fields } else { [:] }
         for (key, value) in changes {
-            base[key] = value == .null ? .null : (base[key]?.merged(with: value) ?? value)
+            if value == .null { base.removeValue(forKey: key) } else { base[key] = (base[key] ?? .null).merged(with: value) }
         }
         return .object(base)
     }

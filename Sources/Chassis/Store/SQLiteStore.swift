@@ -69,11 +69,11 @@ public final class SQLiteStore: Store {
             do {
                 result = try await body(transaction)
             } catch {
-                try uncancellable("ROLLBACK")
+                rollBack()
                 throw error
             }
             do { try uncancellable("COMMIT") } catch {
-                try? uncancellable("ROLLBACK")
+                rollBack()
                 throw error
             }
             if transaction.enqueued.withLock({ $0 }) { await outboxBell.ring() }
@@ -85,6 +85,14 @@ public final class SQLiteStore: Store {
     /// task was cancelled: leaving the writer inside a transaction would wedge the store.
     private func uncancellable(_ sql: String) throws {
         try writeNow { try $0.execute(cached: sql) }
+    }
+
+    /// Ends the transaction in hand without its changes. SQLite may already have rolled it
+    /// back by itself (after an I/O error or a full disk), and a ROLLBACK then fails with
+    /// "no transaction is active": check first, so the error the caller sees is the one
+    /// that ended the transaction.
+    private func rollBack() {
+        try? writeNow { db in if db.isInsideTransaction { try db.execute(cached: "ROLLBACK") } }
     }
 
     /// Runs a statement on the writer, inside the transaction the caller holds.
