@@ -52,8 +52,13 @@ extension Serve {
     /// is read, handled and answered on one thread instead of hopping between NIO's
     /// threads and the concurrency pool (two thread switches a hop). Must run before
     /// anything creates NIO's singleton group.
+    ///
+    /// Linux only: on Darwin NIO requires the call from the main thread, before any task
+    /// runs, which an async command cannot do; there the defaults stay.
     static func useEventLoopsForConcurrency(threads: Int) {
+        #if os(Linux)
         NIOSingletons.groupLoopCountSuggestion = max(1, threads)
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        #endif
     }
 }
