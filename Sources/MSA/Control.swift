@@ -75,15 +75,19 @@ struct ControlClient {
     /// Stops every replica of `service`; returns when they have exited.
     @discardableResult
     func stop(_ service: String, kill: Bool = false) async throws -> [String] {
-        let name = service.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? service
-        return try JSONDecoder().decode([String].self, from: try await call("POST", "stop/\(name)\(kill ? "?kill=true" : "")"))
+        try await act("stop", on: service, query: kill ? "?kill=true" : "")
     }
 
     /// Starts every replica of `service`; returns when they answer ready.
     @discardableResult
     func start(_ service: String) async throws -> [String] {
+        try await act("start", on: service)
+    }
+
+    /// `POST <action>/<service>`, the name escaped (`lend#2`); the processes acted on.
+    private func act(_ action: String, on service: String, query: String = "") async throws -> [String] {
         let name = service.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? service
-        return try JSONDecoder().decode([String].self, from: try await call("POST", "start/\(name)"))
+        return try JSONDecoder().decode([String].self, from: try await call("POST", "\(action)/\(name)\(query)"))
     }
 
     func gatewayURL() async throws -> String {

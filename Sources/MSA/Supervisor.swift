@@ -118,18 +118,16 @@ actor Supervisor {
         return names
     }
 
-    /// Waits until each named child answers its readiness probe (the gateway: its
-    /// liveness), up to `timeout`; returns the names that did not.
+    /// Waits until each named child answers its readiness probe, up to `timeout`;
+    /// returns the names that did not.
     func awaitReady(_ names: [String], timeout: Duration = .seconds(30)) async -> [String] {
         let deadline = ContinuousClock.now + timeout
         var waiting = names
         while !waiting.isEmpty {
             var still: [String] = []
             for name in waiting {
-                guard let port = children[name]?.port, await Self.answersReady(port: port) else {
-                    still.append(name)
-                    continue
-                }
+                if let port = children[name]?.port, await Self.answersReady(port: port) { continue }
+                still.append(name)
             }
             waiting = still
             guard !waiting.isEmpty, ContinuousClock.now < deadline else { break }

@@ -9,6 +9,12 @@ import Testing
 extension ReserveTests {
     /// Waits until reserve asked payment to void `matchIds` (a payment that may have landed
     /// anyway) and, payment having confirmed, forgot their intents.
+    /// The refused request left no reserve and published no event.
+    func expectNothingRequested(in reserve: ServiceRig, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        #expect(try await reserves(reserve) == 0, sourceLocation: sourceLocation)
+        #expect(try await reserve.publishedCount() == 0, sourceLocation: sourceLocation)
+    }
+
     func expectVoided(_ matchIds: [Int64], by stub: PaymentStub, in reserve: ServiceRig) async throws {
         try await eventually("payments of \(matchIds) voided and their intents forgotten") {
             let intents = try await reserve.store.count("paymentIntents", matching: [])
@@ -25,8 +31,7 @@ extension ReserveTests {
             #expect(reply.status == .serviceUnavailable)
             #expect(reply.headers[.retryAfter] == "5")
             #expect(reply.error == "payment is unavailable: not reachable")
-            #expect(try await reserves(reserve) == 0)
-            #expect(try await reserve.publishedCount() == 0)
+            try await expectNothingRequested(in: reserve)
         }
     }
 
@@ -38,8 +43,7 @@ extension ReserveTests {
             #expect(reply.status == .serviceUnavailable)
             #expect(reply.headers[.retryAfter] != nil)
             #expect(reply.error == "payment is unavailable: answered 500")
-            #expect(try await reserves(reserve) == 0)
-            #expect(try await reserve.publishedCount() == 0)
+            try await expectNothingRequested(in: reserve)
             try await expectVoided([1], by: stub, in: reserve)
         }
     }
@@ -53,8 +57,7 @@ extension ReserveTests {
             #expect(reply.status == .serviceUnavailable)
             #expect(reply.error == "payment is unavailable: timed out after 150 ms")
             #expect(ContinuousClock.now - started < .seconds(2), "two attempts of 150 ms, not the 5 s payment takes")
-            #expect(try await reserves(reserve) == 0)
-            #expect(try await reserve.publishedCount() == 0)
+            try await expectNothingRequested(in: reserve)
             try await expectVoided([1], by: stub, in: reserve)
         }
     }
@@ -70,8 +73,7 @@ extension ReserveTests {
             #expect(reply.status == .serviceUnavailable)
             #expect(reply.error == "payment is unavailable: circuit open")
             #expect(stub.approvals.count == 2)
-            #expect(try await reserves(reserve) == 0)
-            #expect(try await reserve.publishedCount() == 0)
+            try await expectNothingRequested(in: reserve)
         }
     }
 
@@ -82,8 +84,7 @@ extension ReserveTests {
 
             #expect(reply.status == .conflict)
             #expect(reply.error?.contains("the card was declined") == true, "\(reply.json)")
-            #expect(try await reserves(reserve) == 0)
-            #expect(try await reserve.publishedCount() == 0)
+            try await expectNothingRequested(in: reserve)
             try await expectVoided([1], by: stub, in: reserve)
         }
     }

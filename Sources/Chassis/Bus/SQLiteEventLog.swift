@@ -8,7 +8,9 @@ import GRDB
 /// on (partition, seq) makes a partition's tail a range scan. Leases, group members and
 /// acknowledged positions are rows too, changed in `BEGIN IMMEDIATE` transactions, so
 /// rebalancing is serializable across processes. Waiting fetches are woken by one
-/// ``LogTail`` per process instead of each polling its partition.
+/// ``LogTail`` per process instead of each polling its partition. Reads run on the calling
+/// thread; writes stay asynchronous, since every process of the system shares the log's
+/// write lock and may wait for it.
 public final class SQLiteEventLog: EventBus {
     public let partitionCount: Int
     public let path: String
@@ -76,7 +78,7 @@ public final class SQLiteEventLog: EventBus {
         let deadline = ContinuousClock.now + wait
         while true {
             let seen = await tail.head(of: partition)
-            let records = try readNow { db in
+            let records = try pool.readNow { db in
                 try Row.fetchAll(cached: db, sql: """
                     SELECT seq, event_id, type, source, time, key, traceparent, payload FROM events
                     WHERE part = ? AND seq > ? ORDER BY seq LIMIT ?
@@ -149,7 +151,7 @@ public final class SQLiteEventLog: EventBus {
     }
 
     public func lag(group: String) async throws -> [Int: Int64] {
-        try readNow { db in
+        try pool.readNow { db in
             var lag: [Int: Int64] = [:]
             for row in try Row.fetchAll(cached: db, sql: """
                 SELECT e.part AS part, count(*) AS behind FROM events e
@@ -163,7 +165,7 @@ public final class SQLiteEventLog: EventBus {
     }
 
     public func ping() async throws {
-        _ = try readNow { try Int.fetchOne(cached: $0, sql: "SELECT 1") }
+        _ = try pool.readNow { try Int.fetchOne(cached: $0, sql: "SELECT 1") }
     }
 
     /// Deletes events older than `age` that every group which ever acknowledged their
@@ -184,14 +186,6 @@ public final class SQLiteEventLog: EventBus {
 
     public func close() throws {
         try pool.close()
-    }
-
-    /// Reads on the calling thread (see `SQLiteStore`): in WAL mode a read never waits for
-    /// a writer, so the hop to GRDB's queue would only add two thread switches. Each read
-    /// is one statement, consistent on its own, so no explicit transaction wraps it.
-    /// Writes to the log stay asynchronous: every process of the system shares its write lock.
-    func readNow<T>(_ work: (Database) throws -> T) throws -> T {
-        try pool.unsafeRead(work)
     }
 }
 
@@ -259,10 +253,10 @@ actor LogTail {
     }
 
     /// The log's last sequence and, if it moved past `known`, the last sequence of each
-    /// `watched` partition. Synchronous: a read never waits in WAL mode.
+    /// `watched` partition. Not one snapshot: heads only tell waiters to look again, and a
+    /// fetch reads the truth.
     private func readHeads(after known: Int64, of watched: Set<Int>) throws -> (Int64, [Int: Int64]) {
-        // Not one snapshot: heads only tell waiters to look again, and a fetch reads the truth.
-        try pool.unsafeRead { db in
+        try pool.readNow { db in
             let latest = try Int64.fetchOne(cached: db, sql: "SELECT max(seq) FROM events") ?? 0
             guard latest != known else { return (latest, [:]) }
             var heads: [Int: Int64] = [:]

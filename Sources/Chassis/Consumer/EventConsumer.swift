@@ -174,15 +174,8 @@ public final class EventConsumer: Service {
             outcomes = try await store.write { tx in
                 var outcomes: [(type: String, first: Bool)] = []
                 for record in records {
-                    let envelope = record.envelope
-                    guard let handler = policies.handler(for: envelope.type) else { continue }
-                    let first = try await tx.recordHandled(eventId: envelope.id, by: group)
-                    if first {
-                        try await TraceContext.$current.withValue(TraceContext.child(of: envelope.traceparent)) {
-                            try await handler(envelope, tx)
-                        }
-                    }
-                    outcomes.append((envelope.type, first))
+                    guard let handler = policies.handler(for: record.envelope.type) else { continue }
+                    outcomes.append((record.envelope.type, try await Self.handleOnce(record.envelope, handler, group: group, in: tx)))
                 }
                 try await tx.setPosition(group: group, partition: partition, to: last.position)
                 return outcomes
@@ -192,35 +185,40 @@ public final class EventConsumer: Service {
             return false
         }
         let each = outcomes.isEmpty ? .zero : (ContinuousClock.now - started) / outcomes.count
-        for outcome in outcomes {
-            if outcome.first { metrics.handled(group: group, type: outcome.type, duration: each) } else { metrics.duplicate(group: group, type: outcome.type) }
+        for outcome in outcomes { count(outcome.type, first: outcome.first, duration: each) }
+        return true
+    }
+
+    /// Records `envelope` as handled by `group` and, the first time only, runs `handler`
+    /// in the trace the event continues; whether this was the first time.
+    static func handleOnce(_ envelope: EventEnvelope, _ handler: Policies.Handler, group: String,
+                           in tx: any StoreTransaction) async throws -> Bool {
+        guard try await tx.recordHandled(eventId: envelope.id, by: group) else { return false }
+        try await TraceContext.$current.withValue(TraceContext.child(of: envelope.traceparent)) {
+            try await handler(envelope, tx)
         }
         return true
+    }
+
+    private func count(_ type: String, first: Bool, duration: Duration) {
+        if first { metrics.handled(group: group, type: type, duration: duration) } else { metrics.duplicate(group: group, type: type) }
     }
 
     /// Handles one event with retries; false if the consumer stopped before it was settled.
     private func handle(_ record: BusRecord, partition: Int) async throws -> Bool {
         let envelope = record.envelope
+        guard let handler = policies.handler(for: envelope.type) else { return true }
         var attempt = 0
         while true {
             attempt += 1
             let started = ContinuousClock.now
             do {
                 let first = try await store.write { tx in
-                    let first = try await tx.recordHandled(eventId: envelope.id, by: group)
-                    if first, let handler = policies.handler(for: envelope.type) {
-                        try await TraceContext.$current.withValue(TraceContext.child(of: envelope.traceparent)) {
-                            try await handler(envelope, tx)
-                        }
-                    }
+                    let first = try await Self.handleOnce(envelope, handler, group: group, in: tx)
                     try await tx.setPosition(group: group, partition: partition, to: record.position)
                     return first
                 }
-                if first {
-                    metrics.handled(group: group, type: envelope.type, duration: ContinuousClock.now - started)
-                } else {
-                    metrics.duplicate(group: group, type: envelope.type)
-                }
+                count(envelope.type, first: first, duration: ContinuousClock.now - started)
                 return true
             } catch {
                 metrics.handlerFailed(group: group, type: envelope.type)
@@ -256,8 +254,8 @@ public final class EventConsumer: Service {
     public static func replay(deadLetter id: Int64, group: String, store: any Store, policies: Policies) async throws -> Bool {
         try await store.write { tx in
             guard let letter = try await tx.takeDeadLetter(id: id) else { return false }
-            if try await tx.recordHandled(eventId: letter.envelope.id, by: group), let handler = policies.handler(for: letter.envelope.type) {
-                try await handler(letter.envelope, tx)
+            if let handler = policies.handler(for: letter.envelope.type) {
+                _ = try await handleOnce(letter.envelope, handler, group: group, in: tx)
             }
             return true
         }

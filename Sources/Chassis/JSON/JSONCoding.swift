@@ -15,7 +15,7 @@ public enum JSON {
     }
 
     public static func value<T: Encodable>(_ value: T) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: encode(value))
+        try JSONParser.parse(encode(value))
     }
 
     /// Parses `data` as JSON; malformed input is a ``Refusal/badRequest(_:field:)``.

@@ -63,10 +63,24 @@ extension StoreTransaction {
     @discardableResult
     public func update<E: Entity>(_ type: E.Type, id: Int64, _ change: (inout E) throws -> [any DomainEvent]) async throws -> E {
         var entity = try await require(type, id: id)
+        try await apply(change, to: &entity)
+        return entity
+    }
+
+    /// ``update(_:id:_:)`` for a policy reacting to another service's event about
+    /// something this service may never have had (a request that never committed, a
+    /// payment that never landed): a missing entity is nothing to do, not an error.
+    @discardableResult
+    public func updateIfPresent<E: Entity>(_ type: E.Type, id: Int64, _ change: (inout E) throws -> [any DomainEvent]) async throws -> E? {
+        guard var entity = try await get(type, id: id) else { return nil }
+        try await apply(change, to: &entity)
+        return entity
+    }
+
+    private func apply<E: Entity>(_ change: (inout E) throws -> [any DomainEvent], to entity: inout E) async throws {
         let events = try change(&entity)
         try await save(entity)
         try await publish(events)
-        return entity
     }
 
     /// Enqueues domain events in this transaction's outbox, stamped with this service as

@@ -100,20 +100,16 @@ public final class SQLiteStore: Store {
         try writeNow(work)
     }
 
-    /// Statements run on the calling thread, not by hopping to GRDB's queue and back: a
-    /// statement takes microseconds and the hops (two thread switches each) cost more
-    /// than the work. The writer's queue is free whenever we get here, since ``writer``
-    /// serializes this process's transactions; only another process holding the file's
-    /// write lock (replicas sharing a store) makes the thread wait, for at most the busy
-    /// timeout. Reads never wait in WAL mode.
+    /// Statements run on the calling thread (``DatabasePool/writeNow(_:)``): the writer's
+    /// queue is free whenever we get here, since ``writer`` serializes this process's
+    /// transactions; only another process holding the file's write lock (replicas sharing
+    /// a store) makes the thread wait, for at most the busy timeout.
     private func writeNow<T>(_ work: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction(work)
+        try pool.writeNow(work)
     }
 
-    /// Every read here is one statement, which SQLite runs in a transaction of its own: a
-    /// consistent snapshot without GRDB's explicit BEGIN…COMMIT around it.
     private func readNow<T>(_ work: (Database) throws -> T) throws -> T {
-        try pool.unsafeRead(work)
+        try pool.readNow(work)
     }
 
     public func waitForOutbox(timeout: Duration) async {

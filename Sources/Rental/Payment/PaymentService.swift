@@ -25,8 +25,7 @@ public let paymentService = ServiceDefinition(name: "payment", policies: payment
 
 let paymentPolicies = Policies()
     .on(ReserveCancelled.self) { event, tx in
-        guard try await tx.get(Payment.self, id: event.matchId) != nil else { return }
-        try await tx.update(Payment.self, id: event.matchId) { $0.cancel(reason: "refund") }
+        try await tx.updateIfPresent(Payment.self, id: event.matchId) { $0.cancel(reason: "refund") }
     }
 
 /// Approves once per match: a repeated request returns the existing payment.
@@ -53,9 +52,7 @@ func approve(_ request: PaymentRequest, in store: any Store) async throws -> Pay
 func void(matchId: Int64, in store: any Store) async throws {
     try await store.write { tx in
         try await tx.save(VoidedMatch(id: matchId))
-        if try await tx.get(Payment.self, id: matchId) != nil {
-            try await tx.update(Payment.self, id: matchId) { $0.cancel(reason: "void") }
-        }
+        try await tx.updateIfPresent(Payment.self, id: matchId) { $0.cancel(reason: "void") }
     }
 }
 

@@ -18,8 +18,7 @@ let reservePolicies = Policies()
     .on(LendConfirmed.self) { event, tx in
         // A lender can confirm a payment whose request never committed before its void
         // lands (lend then cancels the match): there is nothing here to match.
-        guard try await tx.get(Reserve.self, id: event.matchId) != nil else { return }
-        try await tx.update(Reserve.self, id: event.matchId) { $0.matched() }
+        try await tx.updateIfPresent(Reserve.self, id: event.matchId) { $0.matched() }
     }
     .on(PromotionRegistered.self) { event, tx in
         try await tx.save(KnownPromotion(id: event.promotionId, name: event.name, discountRate: event.discountRate,
