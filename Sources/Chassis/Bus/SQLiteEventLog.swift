@@ -223,10 +223,7 @@ actor LogTail {
         nextWaiter += 1
         let id = nextWaiter
         startPolling()
-        let timer = Task { [weak self] in
-            try? await Task.sleep(until: deadline)
-            await self?.wake(id)
-        }
+        let timer = LoopTimer(at: deadline) { [weak self] in Task { await self?.wake(id) } }
         await withTaskCancellationHandler {
             await withCheckedContinuation { waiters[id] = (partition, $0) }
         } onCancel: {
@@ -277,7 +274,7 @@ actor LogTail {
         Task {
             var pause = interval
             while !waiters.isEmpty {
-                try? await Task.sleep(for: pause)
+                try? await LoopTimer.sleep(for: pause)
                 await refresh()
                 pause = lastMove.duration(to: .now) < .seconds(1) ? interval : min(pause * 2, interval * 20)
             }

@@ -107,7 +107,7 @@ public final class EventConsumer: Service {
     private func sleep(_ duration: Duration) async throws {
         let deadline = ContinuousClock.now + duration
         while !isStopping && ContinuousClock.now < deadline {
-            try await Task.sleep(for: min(.milliseconds(50), deadline - ContinuousClock.now))
+            try await LoopTimer.sleep(for: min(.milliseconds(50), deadline - ContinuousClock.now))
         }
     }
 

@@ -44,7 +44,7 @@ public final class OutboxRelay: Service {
             } catch {
                 failures += 1
                 logger.warning("outbox relay failed, retrying", metadata: ["error": "\(error)", "attempt": "\(failures)"])
-                try? await Task.sleep(for: Backoff.delay(attempt: failures, base: .milliseconds(50), cap: .seconds(2)))
+                try? await LoopTimer.sleep(for: Backoff.delay(attempt: failures, base: .milliseconds(50), cap: .seconds(2)))
             }
         }
     }

@@ -28,7 +28,7 @@ public enum EventStream {
                     try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
                     sinceHeartbeat = .zero
                 }
-                try await Task.sleep(for: interval)
+                try await LoopTimer.sleep(for: interval)
             }
             try await writer.finish(nil)
         }

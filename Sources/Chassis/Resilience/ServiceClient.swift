@@ -156,7 +156,7 @@ public final class ServiceClient: Sendable {
             }
             await breaker.record(success: false)
             guard attempt < attempts else { throw refusal(failure) }
-            try await Task.sleep(for: Backoff.delay(attempt: attempt, base: .milliseconds(50), cap: .milliseconds(500)))
+            try await LoopTimer.sleep(for: Backoff.delay(attempt: attempt, base: .milliseconds(50), cap: .milliseconds(500)))
             attempt += 1
             previous = failure
         }
@@ -202,7 +202,7 @@ public final class ServiceClient: Sendable {
         let bytes = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
             group.addTask { try await response.body.collect(upTo: Self.maxBody) }
             group.addTask {
-                try await Task.sleep(for: remaining)
+                try await LoopTimer.sleep(for: remaining)
                 return nil
             }
             defer { group.cancelAll() }

@@ -19,10 +19,7 @@ public actor Doorbell {
         if rung { rung = false; return }
         nextId += 1
         let id = nextId
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            await self?.wake(id)
-        }
+        let timer = LoopTimer(after: timeout) { [weak self] in Task { await self?.wake(id) } }
         await withTaskCancellationHandler {
             await withCheckedContinuation { waiters[id] = $0 }
         } onCancel: {
