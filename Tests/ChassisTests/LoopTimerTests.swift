@@ -1,0 +1,62 @@
+import Chassis
+import Synchronization
+import Testing
+
+/// Sleeps and timers on NIO's loop must behave like `Task.sleep`: never early, and a
+/// cancelled sleep ends at once with `CancellationError`, whatever order the timer, the
+/// cancellation and the suspension happen in.
+@Suite struct LoopTimerTests {
+    @Test func aSleepLastsAtLeastItsDuration() async throws {
+        let start = ContinuousClock.now
+        try await LoopTimer.sleep(for: .milliseconds(20))
+        #expect(start.duration(to: .now) >= .milliseconds(20))
+    }
+
+    @Test func aCancelledSleepEndsAtOnceWithCancellationError() async throws {
+        let start = ContinuousClock.now
+        let sleeper = Task { try await LoopTimer.sleep(for: .seconds(60)) }
+        sleeper.cancel()
+        await #expect(throws: CancellationError.self) { try await sleeper.value }
+        #expect(start.duration(to: .now) < .seconds(30))
+    }
+
+    @Test func aSleepInACancelledTaskThrowsWithoutWaiting() async throws {
+        let sleeper = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await LoopTimer.sleep(for: .seconds(60))
+        }
+        await #expect(throws: CancellationError.self) { try await sleeper.value }
+    }
+
+    @Test func aTimerRunsItsActionUnlessCancelled() async throws {
+        let ran = Mutex<[String]>([])
+        let cancelled = LoopTimer(after: .milliseconds(5)) { ran.withLock { $0.append("cancelled") } }
+        cancelled.cancel()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            _ = LoopTimer(after: .milliseconds(20)) {
+                ran.withLock { $0.append("kept") }
+                done.resume()
+            }
+        }
+        #expect(ran.withLock { $0 } == ["kept"])
+    }
+
+    /// Cancellations racing the timers and the suspensions: every sleep ends, cancelled
+    /// ones with `CancellationError`, the others normally.
+    @Test func sleepsRacingCancellationAllEnd() async throws {
+        let outcomes = await withTaskGroup(of: (cancelled: Bool, threw: Bool).self) { group in
+            for i in 0..<400 {
+                let sleeper = Task { try await LoopTimer.sleep(for: .microseconds(i % 7 * 300)) }
+                let cancel = i % 2 == 0
+                if cancel { sleeper.cancel() }
+                group.addTask {
+                    do { try await sleeper.value; return (cancel, false) } catch { return (cancel, true) }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.count == 400)
+        // A sleep cancelled after its timer fired may end normally; one never cancelled never throws.
+        #expect(outcomes.filter { !$0.cancelled && $0.threw }.isEmpty)
+    }
+}
