@@ -46,3 +46,31 @@ import Testing
         }
     }
 }
+
+/// The direct writer must write exactly the bytes Foundation's encoder writes.
+@Suite struct JSONWriterTests {
+    static func foundation(_ value: JSONValue) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value)
+    }
+
+    @Test(arguments: JSONParserTests.documents + [
+        #"{"b":1,"a":2,"B":3,"_x":4,"a10":5,"a9":6,"Z":7,"é":8,"e":9,"aB":11,"ab":12,"$":13,"":0}"#,
+        #"[20000,1.5,0.1,1e300,-0.0,0,123456789012345,999999999999999,1e15,1e16,9007199254740993,1e-7,1e20,-3.25,2.5e-308]"#,
+        #"["a/b\u0001\u001f\n\t\r\b\f\"\\ é \u007f \u2028 ⛺️"]"#,
+        #"{"_links":{"self":{"href":"http://localhost:8080/reserves/1"}},"page":{"size":20,"totalElements":0}}"#,
+    ])
+    func writesWhatFoundationWrites(_ text: String) throws {
+        let value = try JSONParser.parse(Data(text.utf8))
+        let written = try JSONWriter.write(value)
+        let (mine, theirs) = (String(decoding: written, as: UTF8.self), String(decoding: try Self.foundation(value), as: UTF8.self))
+        #expect(mine == theirs)
+        #expect(try JSONParser.parse(written) == value)
+    }
+
+    @Test func refusesNumbersJSONCannotHold() {
+        #expect(throws: JSONWriter.InvalidNumber.self) { try JSONWriter.write(.array([.number(.nan)])) }
+        #expect(throws: JSONWriter.InvalidNumber.self) { try JSONWriter.write(.number(.infinity)) }
+    }
+}

@@ -10,6 +10,11 @@ public enum JSON {
         return try encoder.encode(value)
     }
 
+    /// A `JSONValue` is written directly (``JSONWriter``), with the same bytes.
+    public static func encode(_ value: JSONValue) throws -> Data {
+        try JSONWriter.write(value)
+    }
+
     public static func encodeString<T: Encodable>(_ value: T) throws -> String {
         String(decoding: try encode(value), as: UTF8.self)
     }
