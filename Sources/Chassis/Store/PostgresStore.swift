@@ -1,0 +1,523 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// The production ``Store``: a service's tables in a PostgreSQL schema of its own (a
+/// database per service works the same: point each service at its own database).
+///
+/// **Writes** are serialized as SQLite's are, so both engines give the same guarantee:
+/// within a process an ``AsyncLock`` hands one writer connection to one transaction at a
+/// time, and across processes (replicas of a service sharing the schema) the transaction
+/// takes a transaction-scoped advisory lock on the schema before anything else. Every
+/// transaction therefore runs alone: serializable without retries, and outbox sequences
+/// are handed out in commit order, which the relay relies on. Per-document concurrency
+/// would need `SERIALIZABLE` isolation and bodies that can run twice, which
+/// ``Store/write(_:)`` does not ask of its callers.
+///
+/// **Reads** outside transactions use a pooled `PostgresClient`; each sees a committed
+/// snapshot.
+///
+/// **Outages**: every operation is bounded by `operationTimeout`. While the database
+/// cannot be reached, operations fail with ``Refusal/unavailable(_:retryAfterSeconds:)``
+/// (a 503 with `Retry-After` at the API, a retry for consumers and the relay) and
+/// ``ping()`` fails, so the service reports not ready. A broken writer connection is
+/// dropped and opened again by the next write, and the pool reconnects by itself: the
+/// service recovers when the database is back, without a restart.
+public final class PostgresStore: Store {
+    public let service: String
+    public let schema: String
+    let client: PostgresClient
+    let configuration: PostgresConnection.Configuration
+    let operationTimeout: Duration
+    let logger: Logger
+    let tables: Tables
+    let writer = AsyncLock()
+    let outboxBell = Doorbell()
+    /// The connection transactions run on; only touched while holding ``writer``.
+    private let writerConnection = Mutex<PostgresConnection?>(nil)
+    private let runner: Task<Void, Never>
+
+    /// Connects to `url` (`postgres://user:password@host:port/database`), creating the
+    /// schema `schema` and its tables if needed.
+    public init(url: String, schema: String, service: String, operationTimeout: Duration = .seconds(5),
+                logger: Logger = Logger(label: "postgres")) async throws {
+        guard DocumentQuery.isIdentifier(schema) else { throw PostgresURL.Invalid(reason: "\(schema) is not a schema name") }
+        self.service = service
+        self.schema = schema
+        self.operationTimeout = operationTimeout
+        self.logger = logger
+        tables = Tables(schema: schema)
+        let target = try PostgresURL(url)
+        var connection = PostgresConnection.Configuration(host: target.host, port: target.port, username: target.user,
+                                                          password: target.password, database: target.database, tls: .disable)
+        connection.options.connectTimeout = TimeAmount(min(operationTimeout, .seconds(2)))
+        configuration = connection
+        var pool = PostgresClient.Configuration(host: target.host, port: target.port, username: target.user,
+                                                password: target.password, database: target.database, tls: .disable)
+        pool.options.connectTimeout = min(operationTimeout, .seconds(2))
+        pool.options.maximumConnections = 8
+        pool.options.keepAliveBehavior = .init(frequency: .seconds(10))
+        let client = PostgresClient(configuration: pool, backgroundLogger: logger)
+        self.client = client
+        runner = Task { await client.run() }
+        do {
+            try await migrate()
+        } catch {
+            runner.cancel()
+            throw error
+        }
+    }
+
+    struct Tables: Sendable {
+        let documents, sequences, outbox, handled, positions, deadLetters: String
+        init(schema: String) {
+            func name(_ table: String) -> String { "\"\(schema)\".\(table)" }
+            (documents, sequences, outbox, handled, positions, deadLetters) =
+                (name("documents"), name("sequences"), name("outbox"), name("handled"), name("positions"), name("dead_letters"))
+        }
+    }
+
+    /// Migrations, applied once per schema in order, under the schema's write lock so
+    /// replicas starting together do not race.
+    static let migrations: [(name: String, sql: @Sendable (Tables) -> [String])] = [
+        ("chassis-v1", { t in [
+            "CREATE TABLE \(t.documents) (collection TEXT NOT NULL, id BIGINT NOT NULL, body JSONB NOT NULL, PRIMARY KEY (collection, id))",
+            "CREATE TABLE \(t.sequences) (collection TEXT PRIMARY KEY, next BIGINT NOT NULL)",
+            """
+            CREATE TABLE \(t.outbox) (seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL, type TEXT NOT NULL, source TEXT NOT NULL,
+                                      time BIGINT NOT NULL, key TEXT NOT NULL, traceparent TEXT, payload TEXT NOT NULL, published_at BIGINT)
+            """,
+            "CREATE INDEX outbox_pending ON \(t.outbox) (seq) WHERE published_at IS NULL",
+            """
+            CREATE TABLE \(t.handled) (consumer TEXT NOT NULL, event_id TEXT NOT NULL, handled_at BIGINT NOT NULL,
+                                       PRIMARY KEY (consumer, event_id))
+            """,
+            "CREATE INDEX handled_age ON \(t.handled) (handled_at)",
+            "CREATE TABLE \(t.positions) (grp TEXT NOT NULL, part INTEGER NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (grp, part))",
+            """
+            CREATE TABLE \(t.deadLetters) (id BIGSERIAL PRIMARY KEY, grp TEXT NOT NULL, part INTEGER NOT NULL, position BIGINT NOT NULL,
+                                           envelope TEXT NOT NULL, error TEXT NOT NULL, attempts INTEGER NOT NULL, parked_at BIGINT NOT NULL)
+            """,
+        ] }),
+    ]
+
+    private func migrate() async throws {
+        try await write { tx in
+            let connection = (tx as! PostgresTransaction).connection
+            try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")", logger: logger)
+            try await connection.query("CREATE TABLE IF NOT EXISTS \(unescaped: "\"\(schema)\"").migrations (name TEXT PRIMARY KEY)",
+                                       logger: logger)
+            let applied = try await connection.query("SELECT name FROM \(unescaped: "\"\(schema)\"").migrations", logger: logger)
+                .collect().map { try $0.decode(String.self) }
+            for migration in Self.migrations where !applied.contains(migration.name) {
+                for statement in migration.sql(tables) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO \(unescaped: "\"\(schema)\"").migrations (name) VALUES (\(migration.name))",
+                                           logger: logger)
+            }
+        }
+    }
+
+    // MARK: Transactions
+
+    public func write<T>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
+        try await writer.withLock {
+            let connection = try await openWriter()
+            let transaction = PostgresTransaction(store: self, connection: connection)
+            do {
+                try await run(connection, "BEGIN")
+                try await run(connection, "SELECT pg_advisory_xact_lock(hashtext(\(schema)))")
+            } catch {
+                dropWriter(connection)
+                throw error
+            }
+            let result: T
+            do {
+                result = try await body(transaction)
+            } catch {
+                await rollBack(connection)
+                throw error
+            }
+            do { try await run(connection, "COMMIT") } catch {
+                await rollBack(connection)
+                throw error
+            }
+            if transaction.enqueued.withLock({ $0 }) { await outboxBell.ring() }
+            return result
+        }
+    }
+
+    /// The writer connection, opened (again) if there is none or the last one broke.
+    private func openWriter() async throws -> PostgresConnection {
+        if let open = writerConnection.withLock({ $0 }), !open.isClosed { return open }
+        do {
+            let fresh = try await bounded("connect") { [configuration, logger] in
+                try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            }
+            writerConnection.withLock { $0 = fresh }
+            return fresh
+        }
+    }
+
+    private func dropWriter(_ connection: PostgresConnection) {
+        writerConnection.withLock { if $0 === connection { $0 = nil } }
+        Task { try? await connection.close() }
+    }
+
+    /// Ends the transaction without its changes; a connection that cannot even roll back
+    /// is dropped, which rolls back on the server.
+    private func rollBack(_ connection: PostgresConnection) async {
+        do { try await run(connection, "ROLLBACK") } catch { dropWriter(connection) }
+    }
+
+    /// Runs a statement on the writer connection, within the operation timeout; a timeout
+    /// or a connection failure drops the connection (the server rolls its transaction back).
+    func run(_ connection: PostgresConnection, _ query: PostgresQuery) async throws {
+        _ = try await rows(connection, query)
+    }
+
+    func rows(_ connection: PostgresConnection, _ query: PostgresQuery) async throws -> [PostgresRow] {
+        do {
+            return try await bounded("query") { [logger] in try await connection.query(query, logger: logger).collect() }
+        } catch {
+            if error is Refusal || connection.isClosed { dropWriter(connection) }
+            throw error
+        }
+    }
+
+    /// Reads outside transactions, from the pool.
+    func read(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await bounded("query") { [client, logger] in try await client.query(query, logger: logger).collect() }
+    }
+
+    /// Runs `operation` for at most ``operationTimeout``; a timeout or an unreachable
+    /// database is a ``Refusal/unavailable(_:retryAfterSeconds:)``. Errors the database
+    /// answered with (a constraint, a syntax error) pass through unchanged.
+    private func bounded<R: Sendable>(_ what: String, _ operation: @escaping @Sendable () async throws -> R) async throws -> R {
+        let timeout = operationTimeout
+        do {
+            return try await withThrowingTaskGroup(of: R?.self) { group in
+                group.addTask { try await operation() }
+                group.addTask {
+                    try await LoopTimer.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let result = first else {
+                    throw Refusal.unavailable("the database did not answer within \(timeout)", retryAfterSeconds: 1)
+                }
+                return result
+            }
+        } catch let error as PSQLError where error.serverInfo == nil {
+            throw Refusal.unavailable("the database is unreachable (\(error.code))", retryAfterSeconds: 1)
+        } catch let error as PSQLError {
+            throw PostgresFailure(error)
+        }
+    }
+
+    public func waitForOutbox(timeout: Duration) async {
+        await outboxBell.wait(timeout: timeout)
+    }
+
+    // MARK: Reads
+
+    public func document(_ collection: String, id: Int64) async throws -> Data? {
+        try await read(PostgresSQL.document(tables, collection, id: id)).first.map { Data(try $0.decode(String.self).utf8) }
+    }
+
+    public func documents(_ collection: String, _ query: DocumentQuery) async throws -> [StoredDocument] {
+        try await read(PostgresSQL.documents(tables, collection, query.validated())).map(PostgresSQL.storedDocument)
+    }
+
+    public func count(_ collection: String, matching filters: [FieldMatch]) async throws -> Int {
+        let query = try DocumentQuery(filters: filters).validated()
+        return try await read(PostgresSQL.count(tables, collection, query.filters)).first.map { Int(try $0.decode(Int64.self)) } ?? 0
+    }
+
+    // MARK: Outbox, dead letters, retention
+
+    public func pendingOutbox(limit: Int) async throws -> [OutboxEntry] {
+        try await read("""
+            SELECT seq, event_id, type, source, time, key, traceparent, payload FROM \(unescaped: tables.outbox)
+            WHERE published_at IS NULL ORDER BY seq LIMIT \(limit)
+            """).map { row in
+            let (seq, id, type, source, time, key, traceparent, payload) =
+                try row.decode((Int64, String, String, String, Int64, String, String?, String).self)
+            return OutboxEntry(sequence: seq, envelope: EventEnvelope(id: id, type: type, source: source, time: time, key: key,
+                                                                      traceparent: traceparent, payload: Data(payload.utf8)))
+        }
+    }
+
+    public func markPublished(_ sequences: [Int64]) async throws {
+        guard !sequences.isEmpty else { return }
+        let now = Clock.millis()
+        try await write { tx in
+            try await (tx as! PostgresTransaction).execute(
+                "UPDATE \(unescaped: tables.outbox) SET published_at = \(now) WHERE seq = ANY(\(sequences))")
+        }
+    }
+
+    public func outboxBacklog() async throws -> Int {
+        try await read("SELECT count(*) FROM \(unescaped: tables.outbox) WHERE published_at IS NULL").first
+            .map { Int(try $0.decode(Int64.self)) } ?? 0
+    }
+
+    public func deadLetters(limit: Int) async throws -> [DeadLetter] {
+        try await read("""
+            SELECT id, grp, part, position, envelope, error, attempts, parked_at FROM \(unescaped: tables.deadLetters)
+            ORDER BY id LIMIT \(limit)
+            """).map(PostgresSQL.deadLetter)
+    }
+
+    public func prune(olderThan age: Duration) async throws -> PruneReport {
+        let cutoff = Clock.millis() - age.wholeMilliseconds
+        return try await write { tx in
+            let tx = tx as! PostgresTransaction
+            let outbox = try await tx.rows("""
+                DELETE FROM \(unescaped: tables.outbox) WHERE published_at IS NOT NULL AND published_at < \(cutoff) RETURNING 1
+                """).count
+            let handled = try await tx.rows("DELETE FROM \(unescaped: tables.handled) WHERE handled_at < \(cutoff) RETURNING 1").count
+            return PruneReport(outbox: outbox, handled: handled)
+        }
+    }
+
+    public func ping() async throws {
+        _ = try await read("SELECT 1")
+    }
+
+    /// Removes the schema and everything in it, then closes the store: for tests, and
+    /// for resetting a local run.
+    public func dropSchemaAndClose() async throws {
+        try await write { tx in
+            try await (tx as! PostgresTransaction).execute("DROP SCHEMA \(unescaped: "\"\(schema)\"") CASCADE")
+        }
+        try await close()
+    }
+
+    public func close() async throws {
+        await writer.withLock {
+            if let connection = writerConnection.withLock({ $0 }) { try? await connection.close() }
+            writerConnection.withLock { $0 = nil }
+        }
+        runner.cancel()
+    }
+}
+
+/// An error the database answered with, described by its SQLSTATE and message rather
+/// than PostgresNIO's redacted default description.
+public struct PostgresFailure: Error, CustomStringConvertible {
+    public let sqlState: String?
+    public let message: String?
+    init(_ error: PSQLError) {
+        sqlState = error.serverInfo?[.sqlState]
+        message = error.serverInfo?[.message]
+    }
+    public var description: String { "PostgreSQL error \(sqlState ?? "?"): \(message ?? "no message")" }
+}
+
+/// A transaction of a ``PostgresStore``; valid only inside ``PostgresStore/write(_:)``.
+final class PostgresTransaction: StoreTransaction {
+    let store: PostgresStore
+    let connection: PostgresConnection
+    let enqueued = Mutex(false)
+    init(store: PostgresStore, connection: PostgresConnection) {
+        self.store = store
+        self.connection = connection
+    }
+    var service: String { store.service }
+    private var t: PostgresStore.Tables { store.tables }
+
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await store.rows(connection, query)
+    }
+
+    func execute(_ query: PostgresQuery) async throws {
+        try await store.run(connection, query)
+    }
+
+    func document(_ collection: String, id: Int64) async throws -> Data? {
+        try await rows(PostgresSQL.document(t, collection, id: id)).first.map { Data(try $0.decode(String.self).utf8) }
+    }
+
+    func documents(_ collection: String, _ query: DocumentQuery) async throws -> [StoredDocument] {
+        try await rows(PostgresSQL.documents(t, collection, query.validated())).map(PostgresSQL.storedDocument)
+    }
+
+    func count(_ collection: String, matching filters: [FieldMatch]) async throws -> Int {
+        let query = try DocumentQuery(filters: filters).validated()
+        return try await rows(PostgresSQL.count(t, collection, query.filters)).first.map { Int(try $0.decode(Int64.self)) } ?? 0
+    }
+
+    func put(_ collection: String, id: Int64, body: Data) async throws {
+        let text = String(decoding: body, as: UTF8.self)
+        try await execute("""
+            INSERT INTO \(unescaped: t.documents) (collection, id, body) VALUES (\(collection), \(id), \(text)::jsonb)
+            ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body
+            """)
+        // Keep the id sequence ahead of ids chosen by the caller (views keyed by matchId).
+        try await execute("""
+            INSERT INTO \(unescaped: t.sequences) (collection, next) VALUES (\(collection), \(id))
+            ON CONFLICT (collection) DO UPDATE SET next = GREATEST(\(unescaped: t.sequences).next, excluded.next)
+            """)
+    }
+
+    func delete(_ collection: String, id: Int64) async throws -> Bool {
+        try await !rows("DELETE FROM \(unescaped: t.documents) WHERE collection = \(collection) AND id = \(id) RETURNING 1").isEmpty
+    }
+
+    func nextId(_ collection: String) async throws -> Int64 {
+        try await rows("""
+            INSERT INTO \(unescaped: t.sequences) (collection, next) VALUES (\(collection), 1)
+            ON CONFLICT (collection) DO UPDATE SET next = \(unescaped: t.sequences).next + 1 RETURNING next
+            """)[0].decode(Int64.self)
+    }
+
+    func enqueue(_ events: [EventEnvelope]) async throws {
+        guard !events.isEmpty else { return }
+        enqueued.withLock { $0 = true }
+        for e in events {
+            let payload = String(decoding: e.payload, as: UTF8.self)
+            try await execute("""
+                INSERT INTO \(unescaped: t.outbox) (event_id, type, source, time, key, traceparent, payload)
+                VALUES (\(e.id), \(e.type), \(e.source), \(e.time), \(e.key), \(e.traceparent), \(payload))
+                """)
+        }
+    }
+
+    func recordHandled(eventId: String, by consumer: String) async throws -> Bool {
+        try await !rows("""
+            INSERT INTO \(unescaped: t.handled) (consumer, event_id, handled_at) VALUES (\(consumer), \(eventId), \(Clock.millis()))
+            ON CONFLICT DO NOTHING RETURNING 1
+            """).isEmpty
+    }
+
+    func position(group: String, partition: Int) async throws -> Int64 {
+        try await rows("SELECT position FROM \(unescaped: t.positions) WHERE grp = \(group) AND part = \(partition)")
+            .first.map { try $0.decode(Int64.self) } ?? 0
+    }
+
+    func setPosition(group: String, partition: Int, to position: Int64) async throws {
+        try await execute("""
+            INSERT INTO \(unescaped: t.positions) (grp, part, position) VALUES (\(group), \(partition), \(position))
+            ON CONFLICT (grp, part) DO UPDATE SET position = excluded.position
+            """)
+    }
+
+    func park(_ letter: DeadLetter) async throws {
+        let envelope = try JSON.encodeString(letter.envelope)
+        try await execute("""
+            INSERT INTO \(unescaped: t.deadLetters) (grp, part, position, envelope, error, attempts, parked_at)
+            VALUES (\(letter.group), \(letter.partition), \(letter.position), \(envelope), \(letter.error), \(letter.attempts), \(letter.parkedAt))
+            """)
+    }
+
+    func takeDeadLetter(id: Int64) async throws -> DeadLetter? {
+        try await rows("""
+            DELETE FROM \(unescaped: t.deadLetters) WHERE id = \(id)
+            RETURNING id, grp, part, position, envelope, error, attempts, parked_at
+            """).first.map(PostgresSQL.deadLetter)
+    }
+}
+
+/// The SQL shared by reads inside and outside transactions.
+enum PostgresSQL {
+    static func document(_ t: PostgresStore.Tables, _ collection: String, id: Int64) -> PostgresQuery {
+        "SELECT body::text FROM \(unescaped: t.documents) WHERE collection = \(collection) AND id = \(id)"
+    }
+
+    static func documents(_ t: PostgresStore.Tables, _ collection: String, _ query: DocumentQuery) -> PostgresQuery {
+        var sql = "SELECT id, body::text FROM \(t.documents) WHERE "
+        var binds = PostgresBindings()
+        sql += whereClause(collection, query.filters, &binds)
+        if let after = query.afterId {
+            binds.append(after)
+            sql += " AND id > $\(binds.count)"
+        }
+        let order = query.sort.isEmpty ? [SortKey("id")] : query.sort + [SortKey("id")]
+        sql += " ORDER BY " + order.map { "\(expression($0.field)) \($0.ascending ? "ASC" : "DESC")" }.joined(separator: ", ")
+        binds.append(query.limit)
+        binds.append(query.offset)
+        sql += " LIMIT $\(binds.count - 1) OFFSET $\(binds.count)"
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    static func count(_ t: PostgresStore.Tables, _ collection: String, _ filters: [FieldMatch]) -> PostgresQuery {
+        var binds = PostgresBindings()
+        let clause = whereClause(collection, filters, &binds)
+        return PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(t.documents) WHERE " + clause, binds: binds)
+    }
+
+    /// Field names were validated as identifiers before they reach here. Sorting by a JSON
+    /// value orders numbers numerically and strings by their text, as SQLite does.
+    private static func expression(_ field: String) -> String {
+        field == "id" ? "id" : "body->'\(field)'"
+    }
+
+    /// `field = value` compared as JSON: the text of a string, number or boolean equals the
+    /// value, or — for a numeric value — the number equals it numerically (`4` matches 4.0).
+    private static func whereClause(_ collection: String, _ filters: [FieldMatch], _ binds: inout PostgresBindings) -> String {
+        binds.append(collection)
+        var sql = "collection = $\(binds.count)"
+        for filter in filters {
+            if filter.field == "id" {
+                guard let id = Int64(filter.value) else { sql += " AND FALSE"; continue }
+                binds.append(id)
+                sql += " AND id = $\(binds.count)"
+                continue
+            }
+            binds.append(filter.value)
+            let text = "$\(binds.count)"
+            if let number = Double(filter.value), number.isFinite {
+                binds.append(filter.value)
+                sql += " AND (body->>'\(filter.field)' = \(text) OR (jsonb_typeof(body->'\(filter.field)') = 'number'"
+                    + " AND (body->>'\(filter.field)')::numeric = $\(binds.count)::numeric))"
+            } else {
+                sql += " AND body->>'\(filter.field)' = \(text)"
+            }
+        }
+        return sql
+    }
+
+    static func storedDocument(_ row: PostgresRow) throws -> StoredDocument {
+        let (id, body) = try row.decode((Int64, String).self)
+        return StoredDocument(id: id, body: Data(body.utf8))
+    }
+
+    static func deadLetter(_ row: PostgresRow) throws -> DeadLetter {
+        let (id, group, partition, position, envelope, error, attempts, parkedAt) =
+            try row.decode((Int64, String, Int32, Int64, String, String, Int32, Int64).self)
+        return DeadLetter(id: id, group: group, partition: Int(partition), position: position,
+                          envelope: try JSONDecoder().decode(EventEnvelope.self, from: Data(envelope.utf8)),
+                          error: error, attempts: Int(attempts), parkedAt: parkedAt)
+    }
+}
+
+/// `postgres://user:password@host:port/database`, as libpq and every PostgreSQL tool write it.
+public struct PostgresURL: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String?
+    public var database: String
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let reason: String
+        public var description: String { "invalid PostgreSQL URL: \(reason)" }
+    }
+
+    public init(_ text: String) throws {
+        guard let url = URLComponents(string: text), url.scheme == "postgres" || url.scheme == "postgresql" else {
+            throw Invalid(reason: "\(text) does not start with postgres://")
+        }
+        guard let host = url.host, !host.isEmpty else { throw Invalid(reason: "\(text) names no host") }
+        self.host = host
+        port = url.port ?? 5432
+        user = url.user ?? "postgres"
+        password = url.password
+        let path = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+        database = path.isEmpty ? user : path
+    }
+}
