@@ -5,6 +5,9 @@
 #   scripts/infra.sh start [postgres] [nats] [nats-cluster]   (default: all three)
 #   scripts/infra.sh stop
 #   scripts/infra.sh env        prints the export lines of what runs
+#   scripts/infra.sh postgres-stop | postgres-start
+#                               stops PostgreSQL (fast shutdown) and starts it again on the
+#                               same port and data, for tests of a database outage
 #
 # Installs `postgresql` and `nats-server` from apt when missing. `start` writes
 # $MSA_INFRA_DIR/env (default .build/infra/env) with the URLs the tests read:
@@ -20,6 +23,19 @@ mkdir -p "$(dirname "$dir")"
 dir=$(cd "$(dirname "$dir")" && pwd)/$(basename "$dir")
 
 log() { echo "infra: $*" >&2; }
+
+# Runs a server in the background without the descriptors this script inherited beyond
+# stdin/out/err: a caller that waits for the script's end (Foundation's Process watches a
+# socket it passes down) would otherwise wait for the server's end too.
+detach() {
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true
+        done
+        if declare -F "$1" >/dev/null; then "$@"; else exec "$@"; fi
+    ) &
+}
 
 # A port nothing listens on, from a range the kernel does not hand out as ephemeral.
 free_port() {
@@ -62,7 +78,7 @@ pg_bin() {
 }
 
 start_postgres() {
-    local bin port data as=()
+    local bin port data
     bin=$(pg_bin)
     port=$(free_port)
     data="$dir/postgres"
@@ -72,28 +88,53 @@ start_postgres() {
         id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
         chown -R postgres "$dir"
         chmod 755 "$dir"
-        as=(runuser -u postgres --)
     fi
-    "${as[@]}" "$bin/initdb" -D "$data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
+    as_postgres "$bin/initdb" -D "$data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
         || { log "initdb failed:"; tail -20 "$dir/initdb.log" >&2; exit 1; }
-    # No fsync: a test-only speedup that loses data only when the machine itself crashes;
-    # a killed postgres process loses no commit. The tests kill processes, never machines.
-    "${as[@]}" "$bin/postgres" -D "$data" -k "$data" -c listen_addresses=127.0.0.1 -p "$port" \
-        -c fsync=off -c full_page_writes=off -c max_connections=300 \
-        >"$dir/postgres.log" 2>&1 &
-    local pid=$!
-    echo "$pid" >> "$dir/pids"
-    echo "$pid" > "$dir/postgres.pid"
-    wait_for_port "$port" postgres "$pid"
-    for _ in $(seq 1 100); do
-        "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" && break
-        sleep 0.1
-    done
+    echo "$bin" > "$dir/postgres.bin"
+    echo "$port" > "$dir/postgres.port"
+    launch_postgres
     "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
         -c "CREATE ROLE msa LOGIN PASSWORD 'msa' SUPERUSER" -c "CREATE DATABASE msa OWNER msa" >/dev/null
     echo "export MSA_TEST_POSTGRES=postgres://msa:msa@127.0.0.1:$port/msa" >> "$dir/env"
-    echo "export MSA_TEST_POSTGRES_PID=$pid" >> "$dir/env"
-    log "postgres on 127.0.0.1:$port (pid $pid)"
+    log "postgres on 127.0.0.1:$port (pid $(cat "$dir/postgres.pid"))"
+}
+
+as_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Starts the server of $dir/postgres on its recorded port and waits until it accepts queries.
+launch_postgres() {
+    local bin port data="$dir/postgres" pid
+    bin=$(cat "$dir/postgres.bin"); port=$(cat "$dir/postgres.port")
+    # No fsync: a test-only speedup that loses data only when the machine itself crashes;
+    # a killed postgres process loses no commit. The tests kill processes, never machines.
+    detach as_postgres "$bin/postgres" -D "$data" -k "$data" -c listen_addresses=127.0.0.1 -p "$port" \
+        -c fsync=off -c full_page_writes=off -c max_connections=300 \
+        >>"$dir/postgres.log" 2>&1
+    pid=$!
+    wait_for_port "$port" postgres "$pid"
+    for _ in $(seq 1 100); do
+        if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port"; then
+            # The server's own PID (runuser, started above, only waits for it).
+            pid=$(head -1 "$data/postmaster.pid")
+            echo "$pid" >> "$dir/pids"
+            echo "$pid" > "$dir/postgres.pid"
+            return
+        fi
+        sleep 0.1
+    done
+    log "postgres did not accept connections within 10 s"; exit 1
+}
+
+# Fast shutdown (SIGINT): clients are disconnected, every commit is kept.
+halt_postgres() {
+    local pid
+    pid=$(cat "$dir/postgres.pid")
+    kill -INT "$pid" 2>/dev/null || true
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || { log "postgres stopped"; return; }; sleep 0.1; done
+    log "postgres did not stop within 30 s"; exit 1
 }
 
 nats_bin() {
@@ -106,7 +147,7 @@ start_nats() {
     bin=$(nats_bin)
     port=$(free_port)
     mkdir -p "$dir/nats"
-    "$bin" -a 127.0.0.1 -p "$port" -js -sd "$dir/nats" --server_name single >"$dir/nats.log" 2>&1 &
+    detach "$bin" -a 127.0.0.1 -p "$port" -js -sd "$dir/nats" --server_name single >"$dir/nats.log" 2>&1
     pid=$!
     echo "$pid" >> "$dir/pids"
     wait_for_port "$port" nats "$pid"
@@ -122,9 +163,9 @@ start_nats_cluster() {
     all_routes=$(printf 'nats://127.0.0.1:%s,' "${routes[@]}"); all_routes=${all_routes%,}
     for i in 0 1 2; do
         mkdir -p "$dir/nats-$((i + 1))"
-        "$bin" -a 127.0.0.1 -p "${ports[$i]}" -js -sd "$dir/nats-$((i + 1))" --server_name "n$((i + 1))" \
+        detach "$bin" -a 127.0.0.1 -p "${ports[$i]}" -js -sd "$dir/nats-$((i + 1))" --server_name "n$((i + 1))" \
             --cluster_name msa --cluster "nats://127.0.0.1:${routes[$i]}" --routes "$all_routes" \
-            >"$dir/nats-$((i + 1)).log" 2>&1 &
+            >"$dir/nats-$((i + 1)).log" 2>&1
         pids+=($!)
         echo "$!" >> "$dir/pids"
         echo "$!" > "$dir/nats-$((i + 1)).pid"
@@ -142,7 +183,8 @@ stop() {
     [ -f "$dir/pids" ] || { rm -rf "$dir"; return; }
     local pids
     pids=$(cat "$dir/pids")
-    for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+    # SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for clients), NATS's clean exit.
+    for pid in $pids; do kill -INT "$pid" 2>/dev/null || true; done
     for _ in $(seq 1 100); do
         local alive=0
         for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive=1; done
@@ -175,5 +217,7 @@ case "${1:-}" in
         ;;
     stop) stop ;;
     env) cat "$dir/env" 2>/dev/null ;;
-    *) echo "usage: $0 start [postgres] [nats] [nats-cluster] | stop | env" >&2; exit 2 ;;
+    postgres-stop) halt_postgres ;;
+    postgres-start) launch_postgres; log "postgres started (pid $(cat "$dir/postgres.pid"))" ;;
+    *) echo "usage: $0 start [postgres] [nats] [nats-cluster] | stop | env | postgres-stop | postgres-start" >&2; exit 2 ;;
 esac

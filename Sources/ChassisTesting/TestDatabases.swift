@@ -31,3 +31,56 @@ public func withPostgresStore<T>(service: String = "test", isolation: isolated (
         throw error
     }
 }
+
+/// A PostgreSQL server of one test's own, started by `scripts/infra.sh` in a temporary
+/// directory on a free port, for tests that stop and restart the database: the shared
+/// test server must stay up for the tests running beside them.
+public struct PrivatePostgres: Sendable {
+    public let url: String
+    let directory: TemporaryDirectory
+
+    /// Starts a server, runs `body`, and stops the server by PID however `body` ends.
+    public static func with<T>(isolation: isolated (any Actor)? = #isolation,
+                               _ body: (PrivatePostgres) async throws -> T) async throws -> T {
+        let directory = try TemporaryDirectory(prefix: "msa-postgres")
+        let output = try infra(["start", "postgres"], directory)
+        guard let url = output.split(separator: "\n").first(where: { $0.hasPrefix("export MSA_TEST_POSTGRES=") })
+            .map({ String($0.dropFirst("export MSA_TEST_POSTGRES=".count)) }) else {
+            _ = try? infra(["stop"], directory)
+            throw ConformanceFailure("infra.sh start postgres printed no URL: \(output)")
+        }
+        let server = PrivatePostgres(url: url, directory: directory)
+        defer {
+            _ = try? infra(["stop"], directory)
+            directory.remove()
+        }
+        return try await body(server)
+    }
+
+    /// Fast shutdown: clients are disconnected, every commit is kept.
+    public func halt() throws { _ = try Self.infra(["postgres-stop"], directory) }
+    /// Starts the server again on the same port and data.
+    public func restart() throws { _ = try Self.infra(["postgres-start"], directory) }
+
+    private static func infra(_ arguments: [String], _ directory: TemporaryDirectory) throws -> String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        // Output goes to a file, not a pipe: the servers the script starts inherit the
+        // process's descriptors, and a pipe they hold open would never reach its end.
+        let outputPath = directory.file("infra-\(arguments[0]).out")
+        guard FileManager.default.createFile(atPath: outputPath, contents: nil) else {
+            throw ConformanceFailure("cannot create \(outputPath)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [root.appendingPathComponent("scripts/infra.sh").path] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["MSA_INFRA_DIR": directory.file("infra")]) { _, new in new }
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        try process.run()
+        process.waitUntilExit()
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        guard process.terminationStatus == 0 else {
+            throw ConformanceFailure("infra.sh \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        }
+        return output
+    }
+}

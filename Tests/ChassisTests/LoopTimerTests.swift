@@ -1,4 +1,5 @@
 import Chassis
+import ChassisTesting
 import Synchronization
 import Testing
 
@@ -58,5 +59,50 @@ import Testing
         #expect(outcomes.count == 400)
         // A sleep cancelled after its timer fired may end normally; one never cancelled never throws.
         #expect(outcomes.filter { !$0.cancelled && $0.threw }.isEmpty)
+    }
+}
+
+@Suite struct LoopTimerTimeoutTests {
+    struct Boom: Error {}
+
+    @Test func anOperationThatFinishesInTimeGivesItsResultOrError() async throws {
+        #expect(try await LoopTimer.withTimeout(.seconds(30)) { 42 } == 42)
+        await #expect(throws: Boom.self) { _ = try await LoopTimer.withTimeout(.seconds(30)) { () async throws -> Int in throw Boom() } }
+    }
+
+    /// The operation ignores cancellation (it waits for a gate only the test opens): the
+    /// caller still gets nil at the deadline, and the operation was asked to stop.
+    @Test func theDeadlineWinsEvenOverAnOperationThatIgnoresCancellation() async throws {
+        let gate = Gate()
+        let sawCancellation = Mutex(false)
+        let result = try await LoopTimer.withTimeout(.milliseconds(50)) { () async -> Int in
+            await gate.wait()
+            sawCancellation.withLock { $0 = Task.isCancelled }
+            return 1
+        }
+        #expect(result == nil)
+        await gate.open()
+        try await eventually("the abandoned operation ended, cancelled") { sawCancellation.withLock { $0 } }
+    }
+
+    @Test func cancellingTheCallerThrowsAtOnce() async throws {
+        let caller = Task { try await LoopTimer.withTimeout(.seconds(60)) { try await LoopTimer.sleep(for: .seconds(60)) } }
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await caller.value }
+    }
+}
+
+/// Suspends waiters, ignoring their cancellation, until opened.
+actor Gate {
+    private var opened = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    func wait() async {
+        if opened { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+    func open() {
+        opened = true
+        waiters.forEach { $0.resume() }
+        waiters = []
     }
 }

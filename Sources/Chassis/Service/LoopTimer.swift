@@ -103,3 +103,80 @@ private final class Sleeper: Sendable {
         }
     }
 }
+
+extension LoopTimer {
+    /// The result of `operation`, or nil if it has not finished after `timeout`.
+    ///
+    /// Unlike racing the operation against a sleep in a task group, this returns at the
+    /// deadline even when the operation ignores cancellation (a query on a connection
+    /// whose server vanished): the operation runs in a task of its own, which is cancelled
+    /// and left to end on its own. Cancelling the caller cancels the operation and throws
+    /// `CancellationError` at once.
+    public static func withTimeout<R: Sendable>(_ timeout: Duration,
+                                                _ operation: @escaping @Sendable () async throws -> R) async throws -> R? {
+        let race = Race<R>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                race.start(continuation,
+                           task: Task { race.finish(await Result(catchingAsync: operation).map(Optional.some)) },
+                           timer: LoopTimer(after: timeout) { race.finish(.success(nil)) })
+            }
+        } onCancel: {
+            race.finish(.failure(CancellationError()))
+        }
+    }
+}
+
+extension Result where Failure == any Error {
+    init(catchingAsync body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
+
+/// The state of one ``LoopTimer/withTimeout(_:_:)``: the first outcome — the operation's,
+/// the deadline's, or the caller's cancellation — resumes the caller, exactly once, and
+/// stops the other two.
+private final class Race<R: Sendable>: Sendable {
+    private enum State {
+        case starting(early: Result<R?, any Error>?)
+        case running(CheckedContinuation<R?, any Error>, Task<Void, Never>, LoopTimer)
+        case finished
+    }
+
+    private let state = Mutex(State.starting(early: nil))
+
+    func start(_ continuation: CheckedContinuation<R?, any Error>, task: Task<Void, Never>, timer: LoopTimer) {
+        let early: Result<R?, any Error>? = state.withLock { state in
+            guard case .starting(let early) = state else { preconditionFailure("a race starts once") }
+            if let early {
+                state = .finished
+                return early
+            }
+            state = .running(continuation, task, timer)
+            return nil
+        }
+        guard let early else { return }
+        task.cancel()
+        timer.cancel()
+        continuation.resume(with: early)
+    }
+
+    func finish(_ outcome: Result<R?, any Error>) {
+        let running: (CheckedContinuation<R?, any Error>, Task<Void, Never>, LoopTimer)? = state.withLock { state in
+            switch state {
+            case .starting(nil):
+                state = .starting(early: outcome)
+                return nil
+            case .running(let continuation, let task, let timer):
+                state = .finished
+                return (continuation, task, timer)
+            case .starting, .finished:
+                return nil
+            }
+        }
+        guard let (continuation, task, timer) = running else { return }
+        task.cancel()
+        timer.cancel()
+        continuation.resume(with: outcome)
+    }
+}

@@ -199,18 +199,10 @@ public final class PostgresStore: Store {
     private func bounded<R: Sendable>(_ what: String, _ operation: @escaping @Sendable () async throws -> R) async throws -> R {
         let timeout = operationTimeout
         do {
-            return try await withThrowingTaskGroup(of: R?.self) { group in
-                group.addTask { try await operation() }
-                group.addTask {
-                    try await LoopTimer.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let result = first else {
-                    throw Refusal.unavailable("the database did not answer within \(timeout)", retryAfterSeconds: 1)
-                }
-                return result
+            guard let result = try await LoopTimer.withTimeout(timeout, operation) else {
+                throw Refusal.unavailable("the database did not answer within \(timeout) (\(what))", retryAfterSeconds: 1)
             }
+            return result
         } catch let error as PSQLError where error.serverInfo == nil {
             throw Refusal.unavailable("the database is unreachable (\(error.code))", retryAfterSeconds: 1)
         } catch let error as PSQLError {
