@@ -54,6 +54,7 @@ let package = Package(
             dependencies: [
                 "Chassis",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .target(

@@ -1,5 +1,7 @@
 import Chassis
 import Foundation
+import Logging
+import PostgresNIO
 
 /// The production-mode servers `scripts/infra.sh` starts for the test command, found
 /// through the environment it writes (`MSA_TEST_POSTGRES`, …). A bare `swift test`
@@ -14,6 +16,38 @@ public enum TestServers {
         guard let url = postgresURL else { throw ConformanceFailure("MSA_TEST_POSTGRES is not set: run scripts/infra.sh start postgres") }
         return try await PostgresStore(url: url, schema: "t_\(RandomID.uuid().replacingOccurrences(of: "-", with: "").prefix(16))",
                                        service: service)
+    }
+}
+
+/// Runs `body` with the URL of a new, empty database on the test PostgreSQL server (for a
+/// whole system: each service makes its schema there), dropped afterwards.
+public func withPostgresDatabase<T>(isolation: isolated (any Actor)? = #isolation,
+                                    _ body: (String) async throws -> T) async throws -> T {
+    guard let url = TestServers.postgresURL else { throw ConformanceFailure("MSA_TEST_POSTGRES is not set: run scripts/infra.sh start postgres") }
+    let name = "t_\(RandomID.uuid().replacingOccurrences(of: "-", with: "").prefix(16))"
+    try await TestServers.administer(url, "CREATE DATABASE \(name)")
+    let target = try PostgresURL(url)
+    let databaseURL = "postgres://\(target.user)\(target.password.map { ":\($0)" } ?? "")@\(target.host):\(target.port)/\(name)"
+    do {
+        let result = try await body(databaseURL)
+        try await TestServers.administer(url, "DROP DATABASE \(name) WITH (FORCE)")
+        return result
+    } catch {
+        try? await TestServers.administer(url, "DROP DATABASE \(name) WITH (FORCE)")
+        throw error
+    }
+}
+
+extension TestServers {
+    /// Runs one statement (outside a transaction, as CREATE DATABASE needs) on the server of `url`.
+    static func administer(_ url: String, _ sql: String) async throws {
+        let target = try PostgresURL(url)
+        let connection = try await PostgresConnection.connect(
+            configuration: .init(host: target.host, port: target.port, username: target.user, password: target.password,
+                                 database: target.database, tls: .disable),
+            id: 1, logger: Logger(label: "test-admin"))
+        defer { Task { try? await connection.close() } }
+        _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test-admin"))
     }
 }
 

@@ -14,6 +14,9 @@ struct Serve: AsyncParsableCommand {
               PORT           the port (default: the system's port for the service)
               MSA_HOST       the address to bind (default 127.0.0.1)
               MSA_DATA       the system's data directory (default .msa/<system>)
+              MSA_STORE      sqlite (default) or postgres://user:password@host:port/db;
+                             each service gets the schema <system>_<service>
+              <SERVICE>_STORE the same for one service, e.g. MYPAGE_STORE=sqlite
               MSA_PARTITIONS partitions of a new event log (default 8)
               <SERVICE>_URL  where a called service answers, e.g. PAYMENT_URL
               <SERVICE>_URLS the gateway's replicas of a service, comma-separated
@@ -23,10 +26,11 @@ struct Serve: AsyncParsableCommand {
 
     @Argument(help: "The system, e.g. rental.") var system: String
     @Argument(help: "The service, e.g. reserve, or gateway.") var service: String
+    @OptionGroup var backing: BackingOptions
 
     func run() async throws {
         let definition = try Catalog.system(system)
-        let environment = ProcessInfo.processInfo.environment
+        let environment = backing.applied(to: ProcessInfo.processInfo.environment)
         Self.useEventLoopsForConcurrency(threads: environment["MSA_THREADS"].flatMap(Int.init) ?? 1)
         let host = environment["MSA_HOST"] ?? "127.0.0.1"
         if service == "gateway" {
@@ -43,7 +47,7 @@ struct Serve: AsyncParsableCommand {
         settings.partitions = environment["MSA_PARTITIONS"].flatMap(Int.init) ?? settings.partitions
         if let ttl = environment["MSA_LEASE_TTL_MS"].flatMap(Int.init) { settings.consumer.leaseTTL = .milliseconds(ttl) }
         if let drain = environment["MSA_DRAIN_MS"].flatMap(Int.init) { settings.drainDelay = .milliseconds(drain) }
-        try await ServiceHost(member.definition, settings: settings).run()
+        try await ServiceHost.open(member, settings: settings).run()
     }
 }
 
@@ -60,5 +64,19 @@ extension Serve {
         NIOSingletons.groupLoopCountSuggestion = max(1, threads)
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         #endif
+    }
+}
+
+/// `--store`: where services keep their data, for `msa up` and `msa serve`; the flag
+/// sets `MSA_STORE` for the processes it starts.
+struct BackingOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("sqlite (default) or postgres://user:password@host:port/database; sets MSA_STORE.",
+                               valueName: "store"))
+    var store: String?
+
+    func applied(to environment: [String: String]) -> [String: String] {
+        var environment = environment
+        if let store { environment["MSA_STORE"] = store }
+        return environment
     }
 }

@@ -3,10 +3,11 @@ import Chassis
 import Foundation
 import ServiceLifecycle
 
-/// `msa up <system>`: the whole system on this machine, embedded defaults.
+/// `msa up <system>`: the whole system on this machine, embedded defaults unless
+/// `--store` names a PostgreSQL server.
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start a system's gateway and services as child processes, with embedded defaults.",
+        abstract: "Start a system's gateway and services as child processes (embedded defaults, or --store).",
         discussion: """
             Ports: the gateway on --base-port (8080), services on the next ports in the
             system's order (rental: reserve 8081 … notification 8086). Extra replicas listen
@@ -17,6 +18,7 @@ struct Up: AsyncParsableCommand {
     @OptionGroup var data: DataOption
     @Option(help: "Replicas per service, e.g. lend=2 (repeatable).") var replicas: [String] = []
     @Option(help: "The gateway's port; services take the following ones.") var basePort: Int = 8080
+    @OptionGroup var backing: BackingOptions
 
     func run() async throws {
         let definition = try Catalog.system(system)
@@ -44,8 +46,16 @@ struct Up: AsyncParsableCommand {
         }
         let directory = data.directory(for: system)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let environment = backing.applied(to: ProcessInfo.processInfo.environment)
+        if let store = environment["MSA_STORE"], store != "sqlite" {
+            // Fail here, once, rather than in every child's restart loop.
+            for member in definition.services {
+                _ = try StoreSelection.resolve(system: definition.name, service: member.name, preference: member.storePreference,
+                                               dataDirectory: directory, environment: environment)
+            }
+        }
         let supervisor = Supervisor(system: definition, dataDirectory: directory, executable: try selfExecutable(), plan: plan,
-                                    environment: ProcessInfo.processInfo.environment)
+                                    environment: environment)
         let control = ControlServer(supervisor: supervisor, file: "\(directory)/supervisor.json")
         // Children receive Ctrl-C from the terminal themselves; the supervisor stops them all.
         let stop = SignalWatcher([SIGINT, SIGTERM])

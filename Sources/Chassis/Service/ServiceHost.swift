@@ -9,7 +9,7 @@ public struct HostSettings: Sendable {
     public var system: String
     public var host = "127.0.0.1"
     public var port: Int
-    /// The directory holding `<service>.sqlite` and the system's `bus.sqlite`.
+    /// The directory holding the system's `bus.sqlite` and the services' SQLite stores.
     public var dataDirectory: String
     public var partitions = 8
     public var consumer = ConsumerSettings()
@@ -28,7 +28,6 @@ public struct HostSettings: Sendable {
     }
 
     public var busPath: String { "\(dataDirectory)/bus.sqlite" }
-    public func storePath(_ service: String) -> String { "\(dataDirectory)/\(service).sqlite" }
 }
 
 /// Hosts a ``ServiceDefinition``: one wiring of HTTP, store, outbox relay, consumer,
@@ -40,11 +39,15 @@ public struct ServiceHost: Sendable {
     public let health: Health
     public let member: String
 
-    /// Opens the service's store and the system's bus (embedded defaults).
-    public init(_ definition: ServiceDefinition, settings: HostSettings, logger: Logger? = nil) throws {
-        let store = try SQLiteStore(path: settings.storePath(definition.name), service: definition.name)
+    /// Opens the service's store as configured (``StoreSelection``) and the system's bus.
+    public static func open(_ member: SystemDefinition.Member, settings: HostSettings, logger: Logger? = nil) async throws -> ServiceHost {
+        let selection = try StoreSelection.resolve(system: settings.system, service: member.name, preference: member.storePreference,
+                                                   dataDirectory: settings.dataDirectory, environment: settings.environment)
+        let store = try await selection.open(service: member.name)
         let bus = try SQLiteEventLog(path: settings.busPath, partitions: settings.partitions)
-        try self.init(definition, settings: settings, store: store, bus: bus, logger: logger)
+        let host = try ServiceHost(member.definition, settings: settings, store: store, bus: bus, logger: logger)
+        host.runtime.logger.info("store opened", metadata: ["store": "\(selection.summary)"])
+        return host
     }
 
     public init(_ definition: ServiceDefinition, settings: HostSettings, store: any Store, bus: any EventBus, logger: Logger? = nil) throws {
@@ -144,8 +147,25 @@ struct JobService: Service {
     let runtime: ServiceRuntime
     let job: ServiceDefinition.Job
 
+    /// Runs the job until shutdown. A job that throws (its store unreachable, say) is
+    /// logged and started again after a backoff: a failing background job never takes
+    /// the service's HTTP side down with it.
     func run() async throws {
-        do { try await cancelWhenGracefulShutdown { try await job(runtime) } } catch is CancellationError {}
+        try? await cancelWhenGracefulShutdown {
+            var failures = 0
+            while !Task.isCancelled {
+                do {
+                    try await job(runtime)
+                    return
+                } catch is CancellationError {
+                    return
+                } catch {
+                    failures += 1
+                    runtime.logger.warning("background job failed, restarting it", metadata: ["error": "\(error)", "attempt": "\(failures)"])
+                    try await LoopTimer.sleep(for: Backoff.delay(attempt: failures, base: .milliseconds(200), cap: .seconds(5)))
+                }
+            }
+        }
     }
 }
 

@@ -6,12 +6,15 @@ public struct SystemDefinition: Sendable {
         public var port: Int
         /// Path prefixes routed to this service, e.g. `/reserves`.
         public var routes: [String]
+        /// Whether the service follows the system's store in production (see ``StoreSelection``).
+        public var storePreference: StorePreference
         public var name: String { definition.name }
 
-        public init(_ definition: ServiceDefinition, port: Int, routes: [String]) {
+        public init(_ definition: ServiceDefinition, port: Int, routes: [String], storePreference: StorePreference = .systemDefault) {
             self.definition = definition
             self.port = port
             self.routes = routes
+            self.storePreference = storePreference
         }
     }
 

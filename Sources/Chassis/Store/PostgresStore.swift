@@ -59,7 +59,11 @@ public final class PostgresStore: Store {
         pool.options.connectTimeout = min(operationTimeout, .seconds(2))
         pool.options.maximumConnections = 8
         pool.options.keepAliveBehavior = .init(frequency: .seconds(10))
-        let client = PostgresClient(configuration: pool, backgroundLogger: logger)
+        // The pool reports every failed reconnection attempt at info level, several a
+        // second during an outage; the store's own refusals and readiness tell that story.
+        var poolLogger = logger
+        poolLogger.logLevel = max(logger.logLevel, .warning)
+        let client = PostgresClient(configuration: pool, backgroundLogger: poolLogger)
         self.client = client
         runner = Task { await client.run() }
         do {
@@ -498,6 +502,10 @@ public struct PostgresURL: Sendable, Equatable {
     public struct Invalid: Error, CustomStringConvertible {
         public let reason: String
         public var description: String { "invalid PostgreSQL URL: \(reason)" }
+    }
+
+    public init(host: String, port: Int = 5432, user: String, password: String?, database: String) {
+        (self.host, self.port, self.user, self.password, self.database) = (host, port, user, password, database)
     }
 
     public init(_ text: String) throws {

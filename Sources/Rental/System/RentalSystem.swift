@@ -7,11 +7,16 @@ import RentalPromotion
 import RentalReserve
 
 /// Rental ("rent anything"): the seed's ports, and the gateway's routes by path prefix.
+///
+/// Polyglot persistence: mypage keeps its SQLite file when the system runs on PostgreSQL.
+/// The seed gave reserve the odd database out; here reserve, which takes the requests and
+/// payments, gets PostgreSQL (replicas on several machines), and the store that differs is
+/// mypage's: a view built only from events, which a volume holds well and a replay rebuilds.
 public let rentalSystem = SystemDefinition(name: "rental", services: [
     .init(reserveService, port: 8081, routes: ["/reserves"]),
     .init(lendService, port: 8082, routes: ["/lends", "/requestLists"]),
     .init(paymentService, port: 8083, routes: ["/payments"]),
     .init(promotionService, port: 8084, routes: ["/promotions"]),
-    .init(myPageService, port: 8085, routes: ["/mypages"]),
+    .init(myPageService, port: 8085, routes: ["/mypages"], storePreference: .embedded),
     .init(notificationService, port: 8086, routes: ["/notifications"]),
 ])

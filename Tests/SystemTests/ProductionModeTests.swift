@@ -1,0 +1,67 @@
+import Chassis
+import ChassisTesting
+import Foundation
+import Testing
+
+/// Rental on PostgreSQL (`msa up rental --store postgres://…`): the seed scenario, the
+/// polyglot split, and a database restart under the running system.
+@Suite("Rental on PostgreSQL (real processes)", .serialized, .enabled(if: TestServers.postgresURL != nil || TestServers.required,
+                                                         "needs PostgreSQL (scripts/infra.sh)"))
+struct ProductionModeTests {
+    @Test func theSeedScenarioPassesOnPostgreSQLWithMyPageOnItsOwnSQLite() async throws {
+        try await withPostgresDatabase { url in
+            try await RunningSystem.with("rental", arguments: ["--store", url]) { system in
+                let run = try await system.msa(["scenario", "rental"])
+                #expect(run.status == 0, "\(run.output)")
+                #expect(run.output.contains("rental scenario: all 7 steps passed"), "\(run.output)")
+                // Polyglot: mypage keeps SQLite, the others use their PostgreSQL schemas.
+                let files = try FileManager.default.contentsOfDirectory(atPath: system.data + "/rental")
+                #expect(files.contains("mypage.sqlite"), "\(files)")
+                #expect(!files.contains { $0.hasPrefix("reserve.sqlite") || $0.hasPrefix("payment.sqlite") }, "\(files)")
+                let log = try String(contentsOfFile: system.log, encoding: .utf8)
+                for service in ["reserve", "lend", "payment", "promotion", "notification"] {
+                    #expect(log.contains("store=postgres") && log.contains("schema rental_\(service)"), "\(service) not on PostgreSQL")
+                }
+            }
+        }
+    }
+
+    /// The database stops under a running system: the services that use it turn not
+    /// ready and refuse with 503 (nothing half-done), mypage on SQLite keeps answering;
+    /// when the database is back they recover by themselves — no process restarts.
+    @Test func aDatabaseRestartMakesServicesNotReadyThenTheyRecoverWithoutRestarting() async throws {
+        try await PrivatePostgres.with { server in
+            try await RunningSystem.with("rental", arguments: ["--store", server.url]) { system in
+                let api = system.gateway
+                let before = try await request(3, customer: "before-outage", via: api)
+                let reserveHealth = Web(base: "http://127.0.0.1:\(system.basePort + 1)")
+                try await eventually("mypage shows the requests made before the outage") {
+                    try await api.get("/mypages/\(before.last!)").status == 200
+                }
+
+                try server.halt()
+                try await eventually("reserve reports not ready", timeout: .seconds(30)) {
+                    try await reserveHealth.get("/actuator/health/readiness").status == 503
+                }
+                let refused = try await api.post("/reserves", seedRequest(customer: "during-outage"))
+                #expect(refused.status == 503 && refused.headers["retry-after"] != nil && refused.body?["error"] != nil,
+                        "\(refused.status) \(refused.text)")
+                #expect(try await api.get("/mypages/\(before[0])").status == 200, "mypage, on SQLite, keeps answering")
+
+                try server.restart()
+                try await eventually("reserve ready again", timeout: .seconds(60)) {
+                    try await reserveHealth.get("/actuator/health/readiness").status == 200
+                }
+                let after = try await request(3, customer: "after-outage", via: api)
+                try await eventually("mypage shows the requests made after the outage", timeout: .seconds(30)) {
+                    try await api.get("/mypages/\(after.last!)").status == 200
+                }
+                let reserves = try await api.get("/reserves?size=100").body?["page"]?["totalElements"]?.int64Value
+                #expect(reserves == 6, "6 requests were paid, and the refused one left nothing: \(String(describing: reserves))")
+                let processes = try await system.msa(["ps", "rental"]).output
+                #expect(processes.split(separator: "\n").filter { $0.hasSuffix(" 0") }.count == 7,
+                        "no process restarted: \(processes)\n\(system.logText().split(separator: "\n").filter { $0.hasPrefix("reserve") || $0.hasPrefix("msa") }.suffix(30).joined(separator: "\n"))")
+            }
+        }
+    }
+}
