@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build --build-tests
 trap 'scripts/infra.sh stop' EXIT
-eval "$(scripts/infra.sh start postgres)"
+eval "$(scripts/infra.sh start postgres nats)"
 export MSA_TEST_REQUIRE_SERVERS=1
 if [ $# -gt 0 ]; then
     swift test --skip-build "$@"

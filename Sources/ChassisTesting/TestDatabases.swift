@@ -9,6 +9,8 @@ import PostgresNIO
 /// `MSA_TEST_REQUIRE_SERVERS`, under which their absence is a failure.
 public enum TestServers {
     public static var postgresURL: String? { ProcessInfo.processInfo.environment["MSA_TEST_POSTGRES"] }
+    /// A single NATS server with JetStream.
+    public static var natsURL: String? { ProcessInfo.processInfo.environment["MSA_TEST_NATS"] }
     public static var required: Bool { ProcessInfo.processInfo.environment["MSA_TEST_REQUIRE_SERVERS"] != nil }
 
     /// A new, empty store in a schema of its own on the test PostgreSQL server.
@@ -96,7 +98,7 @@ public struct PrivatePostgres: Sendable {
     /// Starts the server again on the same port and data.
     public func restart() throws { _ = try Self.infra(["postgres-start"], directory) }
 
-    private static func infra(_ arguments: [String], _ directory: TemporaryDirectory) throws -> String {
+    static func infra(_ arguments: [String], _ directory: TemporaryDirectory) throws -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         // Output goes to a file, not a pipe: the servers the script starts inherit the
         // process's descriptors, and a pipe they hold open would never reach its end.
@@ -116,5 +118,40 @@ public struct PrivatePostgres: Sendable {
             throw ConformanceFailure("infra.sh \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
         }
         return output
+    }
+}
+
+/// A 3-node NATS JetStream cluster of one test's own (`scripts/infra.sh start
+/// nats-cluster` in a temporary directory), for tests that kill nodes.
+public struct PrivateNATSCluster: Sendable {
+    /// `nats://127.0.0.1:P1,nats://127.0.0.1:P2,nats://127.0.0.1:P3`
+    public let urls: [String]
+    /// The server processes, in the order of ``urls``.
+    public let pids: [Int32]
+    let directory: TemporaryDirectory
+
+    public static func with<T>(isolation: isolated (any Actor)? = #isolation,
+                               _ body: (PrivateNATSCluster) async throws -> T) async throws -> T {
+        let directory = try TemporaryDirectory(prefix: "msa-nats")
+        let output = try PrivatePostgres.infra(["start", "nats-cluster"], directory)
+        func value(_ name: String) -> String? {
+            output.split(separator: "\n").first { $0.hasPrefix("export \(name)=") }.map { String($0.dropFirst("export \(name)=".count)) }
+        }
+        guard let urls = value("MSA_TEST_NATS_CLUSTER"), let pids = value("MSA_TEST_NATS_CLUSTER_PIDS") else {
+            _ = try? PrivatePostgres.infra(["stop"], directory)
+            throw ConformanceFailure("infra.sh start nats-cluster printed no URLs: \(output)")
+        }
+        let cluster = PrivateNATSCluster(urls: urls.split(separator: ",").map(String.init),
+                                         pids: pids.split(separator: ",").compactMap { Int32($0) }, directory: directory)
+        defer {
+            _ = try? PrivatePostgres.infra(["stop"], directory)
+            directory.remove()
+        }
+        return try await body(cluster)
+    }
+
+    /// Kills node `index` (0-based) with SIGKILL, as a crash would.
+    public func kill(node index: Int) {
+        _ = Foundation.kill(pids[index], SIGKILL)
     }
 }
