@@ -155,3 +155,32 @@ public struct PrivateNATSCluster: Sendable {
         _ = Foundation.kill(pids[index], SIGKILL)
     }
 }
+
+/// Runs `body` with a new, empty JetStream bus (a system of its own: its stream and lease
+/// bucket) on the test NATS server, or on `servers`; deletes both afterwards.
+public func withJetStreamBus<T>(servers: [String]? = nil, partitions: Int = 4, replicas: Int = 1,
+                                isolation: isolated (any Actor)? = #isolation,
+                                _ body: (JetStreamBus) async throws -> T) async throws -> T {
+    guard let servers = servers ?? TestServers.natsURL.map({ [$0] }) else {
+        throw ConformanceFailure("MSA_TEST_NATS is not set: run scripts/infra.sh start nats")
+    }
+    var settings = JetStreamBus.Settings()
+    settings.partitions = partitions
+    settings.replicas = replicas
+    let system = "t\(RandomID.uuid().replacingOccurrences(of: "-", with: "").prefix(12))"
+    let bus = try await JetStreamBus.connect(servers: servers, system: system, settings: settings, name: "test-\(system)")
+    func cleanUp() async {
+        for stream in ["MSA_\(system.uppercased())", "KV_MSA_\(system.uppercased())_GROUPS"] {
+            _ = try? await bus.jetStream.api("STREAM.DELETE.\(stream)")
+        }
+        await bus.close()
+    }
+    do {
+        let result = try await body(bus)
+        await cleanUp()
+        return result
+    } catch {
+        await cleanUp()
+        throw error
+    }
+}

@@ -202,6 +202,29 @@ public final class NATSClient: Sendable {
         pending.continuation.resume(with: result)
     }
 
+    /// Publishes with a reply subject and returns every answer as it arrives, for requests
+    /// answered by several messages (a JetStream pull). Such answers keep their own
+    /// subjects (a pulled message has its stream subject), so each of these requests has an
+    /// inbox subscription of its own; it ends when the caller calls ``NATSReplies/finish()``.
+    public func requestMany(_ subject: String, payload: ByteBuffer = ByteBuffer(),
+                            headers: [(name: String, value: String)] = []) async throws -> NATSReplies {
+        try Self.check(subject: subject, headers: headers)
+        let token = state.withLock { state in
+            state.nextToken += 1
+            return state.nextToken
+        }
+        // Not under `<inbox>.*`, which the shared request subscription matches.
+        let inbox = "\(inboxPrefix)-m.\(token)"
+        let subscription = try await subscribe(inbox)
+        do {
+            try await publish(subject, payload: payload, headers: headers, replyTo: inbox)
+        } catch {
+            subscription.unsubscribe()
+            throw error
+        }
+        return NATSReplies(subscription: subscription)
+    }
+
     /// One subscription on `<inbox>.*` carries the answers of every request.
     private func ensureInbox() async throws {
         guard state.withLock({ $0.inboxSid == nil }) else { return }
@@ -477,6 +500,17 @@ final class NATSInboundHandler: ChannelInboundHandler, Sendable {
         client?.logger.warning("NATS connection error", metadata: ["error": "\(error)"])
         context.close(promise: nil)
     }
+}
+
+/// The answers to one request that has several, in arrival order.
+public struct NATSReplies: AsyncSequence, Sendable {
+    public typealias Element = NATSMessage
+    let subscription: NATSSubscription
+
+    public func makeAsyncIterator() -> AsyncStream<NATSMessage>.AsyncIterator { subscription.makeAsyncIterator() }
+
+    /// Stops listening for further answers; the sequence ends.
+    public func finish() { subscription.unsubscribe() }
 }
 
 /// The messages of one subscription, in the order the server sent them; ends when
