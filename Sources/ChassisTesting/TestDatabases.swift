@@ -121,6 +121,29 @@ public struct PrivatePostgres: Sendable {
     }
 }
 
+/// A NATS server with JetStream of one test's own (`scripts/infra.sh start nats` in a
+/// temporary directory): a system's stream is named after the system, so two runs of
+/// Rental must not share a server.
+public struct PrivateNATS: Sendable {
+    public let url: String
+
+    public static func with<T>(isolation: isolated (any Actor)? = #isolation,
+                               _ body: (PrivateNATS) async throws -> T) async throws -> T {
+        let directory = try TemporaryDirectory(prefix: "msa-nats")
+        let output = try PrivatePostgres.infra(["start", "nats"], directory)
+        guard let url = output.split(separator: "\n").first(where: { $0.hasPrefix("export MSA_TEST_NATS=") })
+            .map({ String($0.dropFirst("export MSA_TEST_NATS=".count)) }) else {
+            _ = try? PrivatePostgres.infra(["stop"], directory)
+            throw ConformanceFailure("infra.sh start nats printed no URL: \(output)")
+        }
+        defer {
+            _ = try? PrivatePostgres.infra(["stop"], directory)
+            directory.remove()
+        }
+        return try await body(PrivateNATS(url: url))
+    }
+}
+
 /// A 3-node NATS JetStream cluster of one test's own (`scripts/infra.sh start
 /// nats-cluster` in a temporary directory), for tests that kill nodes.
 public struct PrivateNATSCluster: Sendable {

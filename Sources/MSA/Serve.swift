@@ -17,6 +17,8 @@ struct Serve: AsyncParsableCommand {
               MSA_STORE      sqlite (default) or postgres://user:password@host:port/db;
                              each service gets the schema <system>_<service>
               <SERVICE>_STORE the same for one service, e.g. MYPAGE_STORE=sqlite
+              MSA_BUS        sqlite (default) or nats://host:4222[,nats://host2:4222…]
+              MSA_BUS_REPLICAS copies of each event (default 3 with 3+ servers, else 1)
               MSA_PARTITIONS partitions of a new event log (default 8)
               <SERVICE>_URL  where a called service answers, e.g. PAYMENT_URL
               <SERVICE>_URLS the gateway's replicas of a service, comma-separated
@@ -67,16 +69,21 @@ extension Serve {
     }
 }
 
-/// `--store`: where services keep their data, for `msa up` and `msa serve`; the flag
-/// sets `MSA_STORE` for the processes it starts.
+/// `--store` and `--bus`: where services keep their data and exchange events, for `msa
+/// up` and `msa serve`; the flags set `MSA_STORE` and `MSA_BUS` for the processes started.
 struct BackingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("sqlite (default) or postgres://user:password@host:port/database; sets MSA_STORE.",
                                valueName: "store"))
     var store: String?
 
+    @Option(help: ArgumentHelp("sqlite (default) or NATS JetStream servers, nats://host1:4222,nats://host2:4222; sets MSA_BUS.",
+                               valueName: "bus"))
+    var bus: String?
+
     func applied(to environment: [String: String]) -> [String: String] {
         var environment = environment
         if let store { environment["MSA_STORE"] = store }
+        if let bus { environment["MSA_BUS"] = bus }
         return environment
     }
 }

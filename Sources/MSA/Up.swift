@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// `--store` names a PostgreSQL server.
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start a system's gateway and services as child processes (embedded defaults, or --store).",
+        abstract: "Start a system's gateway and services as child processes (embedded defaults, or --store and --bus).",
         discussion: """
             Ports: the gateway on --base-port (8080), services on the next ports in the
             system's order (rental: reserve 8081 … notification 8086). Extra replicas listen
@@ -47,8 +47,9 @@ struct Up: AsyncParsableCommand {
         let directory = data.directory(for: system)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let environment = backing.applied(to: ProcessInfo.processInfo.environment)
+        // Fail here, once, rather than in every child's restart loop.
+        _ = try BusSelection.resolve(dataDirectory: directory, environment: environment)
         if let store = environment["MSA_STORE"], store != "sqlite" {
-            // Fail here, once, rather than in every child's restart loop.
             for member in definition.services {
                 _ = try StoreSelection.resolve(system: definition.name, service: member.name, preference: member.storePreference,
                                                dataDirectory: directory, environment: environment)

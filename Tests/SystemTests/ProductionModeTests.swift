@@ -3,14 +3,16 @@ import ChassisTesting
 import Foundation
 import Testing
 
-/// Rental on PostgreSQL (`msa up rental --store postgres://…`): the seed scenario, the
-/// polyglot split, and a database restart under the running system.
+/// Rental in production mode (`msa up rental --store postgres://… --bus nats://…`): the
+/// seed scenario on PostgreSQL and NATS JetStream, the polyglot split, and a database
+/// restart under the running system.
 @Suite("Rental on PostgreSQL (real processes)", .serialized, .enabled(if: TestServers.postgresURL != nil || TestServers.required,
                                                          "needs PostgreSQL (scripts/infra.sh)"))
 struct ProductionModeTests {
-    @Test func theSeedScenarioPassesOnPostgreSQLWithMyPageOnItsOwnSQLite() async throws {
+    @Test func theSeedScenarioPassesOnPostgreSQLAndJetStreamWithMyPageOnItsOwnSQLite() async throws {
         try await withPostgresDatabase { url in
-            try await RunningSystem.with("rental", arguments: ["--store", url]) { system in
+          try await PrivateNATS.with { nats in
+            try await RunningSystem.with("rental", arguments: ["--store", url, "--bus", nats.url]) { system in
                 let run = try await system.msa(["scenario", "rental"])
                 #expect(run.status == 0, "\(run.output)")
                 #expect(run.output.contains("rental scenario: all 7 steps passed"), "\(run.output)")
@@ -22,7 +24,13 @@ struct ProductionModeTests {
                 for service in ["reserve", "lend", "payment", "promotion", "notification"] {
                     #expect(log.contains("store=postgres") && log.contains("schema rental_\(service)"), "\(service) not on PostgreSQL")
                 }
+                #expect(!files.contains("bus.sqlite"), "events go through JetStream, not the embedded log: \(files)")
+                let lines = log.split(separator: "\n")
+                for service in ["reserve", "lend", "payment", "promotion", "mypage", "notification"] {
+                    #expect(lines.contains { $0.hasPrefix(service) && $0.contains("bus=jetstream") }, "\(service) not on JetStream")
+                }
             }
+          }
         }
     }
 

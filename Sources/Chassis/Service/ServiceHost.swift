@@ -27,7 +27,7 @@ public struct HostSettings: Sendable {
         self.environment = environment
     }
 
-    public var busPath: String { "\(dataDirectory)/bus.sqlite" }
+
 }
 
 /// Hosts a ``ServiceDefinition``: one wiring of HTTP, store, outbox relay, consumer,
@@ -39,14 +39,17 @@ public struct ServiceHost: Sendable {
     public let health: Health
     public let member: String
 
-    /// Opens the service's store as configured (``StoreSelection``) and the system's bus.
+    /// Opens the service's store (``StoreSelection``) and the system's bus
+    /// (``BusSelection``) as configured.
     public static func open(_ member: SystemDefinition.Member, settings: HostSettings, logger: Logger? = nil) async throws -> ServiceHost {
         let selection = try StoreSelection.resolve(system: settings.system, service: member.name, preference: member.storePreference,
                                                    dataDirectory: settings.dataDirectory, environment: settings.environment)
+        let busSelection = try BusSelection.resolve(dataDirectory: settings.dataDirectory, environment: settings.environment)
         let store = try await selection.open(service: member.name)
-        let bus = try SQLiteEventLog(path: settings.busPath, partitions: settings.partitions)
+        let bus = try await busSelection.open(system: settings.system, service: member.name, partitions: settings.partitions,
+                                              retention: settings.retention)
         let host = try ServiceHost(member.definition, settings: settings, store: store, bus: bus, logger: logger)
-        host.runtime.logger.info("store opened", metadata: ["store": "\(selection.summary)"])
+        host.runtime.logger.info("store and bus opened", metadata: ["store": "\(selection.summary)", "bus": "\(busSelection.summary)"])
         return host
     }
 
