@@ -6,8 +6,8 @@ import Testing
 /// Delivery under failure: each test breaks something and checks every event was still
 /// handled exactly once, each key's events in publish order.
 @Suite struct EventConsumerTests {
-    @Test func aConsumerHandlesEachEventOnceInPerKeyOrder() async throws {
-        try await withRig { rig in
+    @Test(arguments: Rig.backends) func aConsumerHandlesEachEventOnceInPerKeyOrder(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
             let events = try await rig.publish(keys: rig.spreadKeys, seqs: 1...10)
             rig.start(rig.consumer("only"))
 
@@ -16,8 +16,8 @@ import Testing
         }
     }
 
-    @Test func aConsumerStoppedMidStreamIsResumedByAnotherWithoutLossOrRepeat() async throws {
-        try await withRig { rig in
+    @Test(arguments: Rig.backends) func aConsumerStoppedMidStreamIsResumedByAnotherWithoutLossOrRepeat(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
             let events = try await rig.publish(keys: rig.spreadKeys, seqs: 1...25)
             let slow = Policies.tallying(pause: .milliseconds(1))
             let first = rig.start(rig.consumer("first", policies: slow))
@@ -32,8 +32,8 @@ import Testing
         }
     }
 
-    @Test func aRedeliveredEventIsHandledOnce() async throws {
-        try await withRig { rig in
+    @Test(arguments: Rig.backends) func aRedeliveredEventIsHandledOnce(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
             let events = try await rig.publish(keys: rig.spreadKeys, seqs: 1...5)
             let first = rig.start(rig.consumer("first"))
             try await eventually("all events handled once") { try await rig.caughtUp(handled: events.count) }
@@ -58,8 +58,8 @@ import Testing
         }
     }
 
-    @Test func anEventThatKeepsFailingIsParkedWithoutBlockingOthers() async throws {
-        try await withRig { rig in
+    @Test(arguments: Rig.backends) func anEventThatKeepsFailingIsParkedWithoutBlockingOthers(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
             let healthy = rig.spreadKeys
             // The poisoned key shares a partition with healthy keys, and events follow it there.
             let poison = keys(in: 0, of: rig.log.partitionCount, count: 1, prefix: "poison")[0]
@@ -82,8 +82,8 @@ import Testing
         }
     }
 
-    @Test func aParkedEventIsReplayedOnceItsHandlerIsFixed() async throws {
-        try await withRig { rig in
+    @Test(arguments: Rig.backends) func aParkedEventIsReplayedOnceItsHandlerIsFixed(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
             let event = SampleEvent(key: "poison", seq: 1)
             let envelope = sampleEnvelope(key: event.key, seq: event.seq)
             try await rig.store.write { tx in
@@ -105,8 +105,8 @@ import Testing
         }
     }
 
-    @Test func aConsumerShutDownGracefullyGivesItsPartitionsUpAtOnce() async throws {
-        try await withRig { rig in
+    @Test(arguments: Rig.backends) func aConsumerShutDownGracefullyGivesItsPartitionsUpAtOnce(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
             let consumer = rig.consumer("leaving")
             let group = ServiceGroup(services: [consumer], logger: quietLogger)
             let running = Task { try await group.run() }
@@ -122,8 +122,8 @@ import Testing
 
     /// Leases far longer than the test: only a consumer that gives its partitions up when
     /// its task is cancelled lets the other take them within the deadline.
-    @Test func aCancelledConsumerGivesItsPartitionsUpAtOnce() async throws {
-        try await withRig { rig in
+    @Test(arguments: Rig.backends) func aCancelledConsumerGivesItsPartitionsUpAtOnce(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
             var settings = ConsumerSettings.brisk
             settings.leaseTTL = .seconds(120)
             let a = rig.consumer("a", settings: settings)
@@ -141,8 +141,8 @@ import Testing
         }
     }
 
-    @Test func twoConsumersSharePartitionsAndTheSurvivorTakesOverWhenOneStops() async throws {
-        try await withRig { rig in
+    @Test(arguments: Rig.backends) func twoConsumersSharePartitionsAndTheSurvivorTakesOverWhenOneStops(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
             let a = rig.consumer("a", policies: .tallying(as: "a"))
             let b = rig.consumer("b", policies: .tallying(as: "b"))
             let runningA = rig.start(a)

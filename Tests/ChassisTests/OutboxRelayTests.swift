@@ -13,8 +13,8 @@ import Testing
         try await rig.logged().map { try $0.envelope.decode(SampleEvent.self).label }
     }
 
-    @Test func committedEventsArePublishedInCommitOrder() async throws {
-        try await withRig { rig in
+    @Test(arguments: Rig.backends) func committedEventsArePublishedInCommitOrder(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
             rig.start(relay(rig))
             var committed: [SampleEvent] = []
             for seq in 1...6 {
@@ -31,8 +31,8 @@ import Testing
         }
     }
 
-    @Test func aRolledBackTransactionPublishesNothing() async throws {
-        try await withRig { rig in
+    @Test(arguments: Rig.backends) func aRolledBackTransactionPublishesNothing(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
             rig.start(relay(rig))
             await #expect(throws: Refusal.self) {
                 try await rig.store.write { tx in
@@ -49,8 +49,8 @@ import Testing
         }
     }
 
-    @Test func aRelayRestartedAfterPublishingButBeforeMarkingDuplicatesNothing() async throws {
-        try await withRig { rig in
+    @Test(arguments: Rig.backends) func aRelayRestartedAfterPublishingButBeforeMarkingDuplicatesNothing(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
             let events = (1...3).map { SampleEvent(key: "order-\($0)", seq: $0) }
             try await rig.store.write { try await $0.publish(Array(events[..<2])) }
             try await rig.store.write { try await $0.publish(events[2]) }

@@ -5,17 +5,31 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 
-/// One service's store and its system's log in a temporary directory, plus the services a
-/// test started there; ``withRig(_:)`` stops them however the test ends.
+/// One service's store and its system's log, plus the services a test started there;
+/// ``withRig(_:partitions:_:)`` stops them however the test ends.
 final class Rig: Sendable {
     static let group = "tallier"
-    let store: SQLiteStore
-    let log: SQLiteEventLog
+    let store: any Store
+    let log: any EventBus
     private let started = Mutex<[RunningService]>([])
 
-    init(in directory: TemporaryDirectory, partitions: Int) throws {
-        store = try directory.makeSQLiteStore(service: "tallier")
-        log = try directory.makeSQLiteLog(partitions: partitions)
+    /// Where a rig's store and log live.
+    enum Backend: String, Sendable, CustomStringConvertible {
+        /// SQLite files in a temporary directory.
+        case embedded
+        /// A fresh PostgreSQL schema and a fresh JetStream stream on the test servers.
+        case production
+        var description: String { rawValue }
+    }
+
+    /// The embedded backend always; the production one when the test servers run.
+    static var backends: [Backend] {
+        TestServers.required || (TestServers.postgresURL != nil && TestServers.natsURL != nil) ? [.embedded, .production] : [.embedded]
+    }
+
+    init(store: any Store, log: any EventBus) {
+        self.store = store
+        self.log = log
     }
 
     var allPartitions: Set<Int> { Set(0..<log.partitionCount) }
@@ -84,9 +98,8 @@ final class Rig: Sendable {
     }
 }
 
-func withRig<T>(partitions: Int = 4, _ body: (Rig) async throws -> T) async throws -> T {
-    try await withTemporaryDirectory { directory in
-        let rig = try Rig(in: directory, partitions: partitions)
+func withRig<T>(_ backend: Rig.Backend = .embedded, partitions: Int = 4, _ body: (Rig) async throws -> T) async throws -> T {
+    func run(_ rig: Rig) async throws -> T {
         do {
             let result = try await body(rig)
             await rig.stopAll()
@@ -94,6 +107,16 @@ func withRig<T>(partitions: Int = 4, _ body: (Rig) async throws -> T) async thro
         } catch {
             await rig.stopAll()
             throw error
+        }
+    }
+    switch backend {
+    case .embedded:
+        return try await withTemporaryDirectory { directory in
+            try await run(Rig(store: directory.makeSQLiteStore(service: Rig.group), log: directory.makeSQLiteLog(partitions: partitions)))
+        }
+    case .production:
+        return try await withPostgresStore(service: Rig.group) { store in
+            try await withJetStreamBus(partitions: partitions) { bus in try await run(Rig(store: store, log: bus)) }
         }
     }
 }

@@ -126,23 +126,24 @@ public final class JetStreamBus: EventBus {
 
     public func fetch(group: String, partition: Int, after position: Int64, limit: Int, wait: Duration) async throws -> [BusRecord] {
         let key = "\(group)/\(partition)"
-        let ready: [BusRecord]? = cursors.withLock { cursors in
+        let buffered: [BusRecord]? = cursors.withLock { cursors in
             guard var cursor = cursors[key], cursor.base <= position else { return nil }
             cursor.buffer.removeAll { $0.position <= position }
             cursors[key] = cursor
-            return cursor.buffer.isEmpty ? [] : Array(cursor.buffer.prefix(limit))
+            return cursor.buffer
         }
-        if let ready, !ready.isEmpty { return ready }
-        if ready == nil { try await startConsumer(group: group, partition: partition, after: position) }
+        if buffered == nil { try await startConsumer(group: group, partition: partition, after: position) }
+        let ready = buffered ?? []
+        if ready.count >= limit { return Array(ready.prefix(limit)) }
 
         var messages: [NATSMessage]
         let name = consumer(group, partition)
         do {
-            // What is there now; if nothing, wait for one event only, so the fetch returns as
-            // soon as it arrives (a pull for a whole batch would wait to fill it), then take
-            // whatever followed it.
-            messages = try await jetStream.pull(stream: stream, consumer: name, batch: limit, expires: .zero)
-            if messages.isEmpty && wait > .zero {
+            // Top up with what is there now; if there is nothing at all, wait for one event
+            // only, so the fetch returns as soon as it arrives (a pull for a whole batch would
+            // wait to fill it), then take whatever followed it.
+            messages = try await jetStream.pull(stream: stream, consumer: name, batch: limit - ready.count, expires: .zero)
+            if ready.isEmpty && messages.isEmpty && wait > .zero {
                 messages = try await jetStream.pull(stream: stream, consumer: name, batch: 1, expires: wait)
                 if !messages.isEmpty && limit > 1 {
                     messages += try await jetStream.pull(stream: stream, consumer: name, batch: limit - 1, expires: .zero)
