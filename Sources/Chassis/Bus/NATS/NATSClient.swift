@@ -29,6 +29,9 @@ public final class NATSClient: Sendable {
         public var requestTimeout: Duration = .seconds(5)
         /// Longest pause between reconnection rounds.
         public var maxReconnectWait: Duration = .seconds(2)
+        /// Try the servers in random order, so a system's processes spread over the cluster
+        /// instead of all crowding its first node (and all losing it together).
+        public var randomize = true
 
         public init(servers: [String], name: String) {
             self.servers = servers
@@ -83,8 +86,9 @@ public final class NATSClient: Sendable {
 
     /// Connects to the first reachable server of `options.servers`.
     public static func connect(_ options: Options, logger: Logger = Logger(label: "nats")) async throws -> NATSClient {
-        let servers = try options.servers.flatMap { try parse(servers: $0) }
+        var servers = try options.servers.flatMap { try parse(servers: $0) }
         guard !servers.isEmpty else { throw NATSError.invalidURL("no server given") }
+        if options.randomize { servers.shuffle() }
         let client = NATSClient(options: options, servers: servers, logger: logger)
         var lastError: (any Error)?
         for server in servers {
