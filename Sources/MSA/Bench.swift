@@ -21,6 +21,9 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Seconds measured, after the warm-up.") var seconds = 20
     @Option(help: "Seconds of warm-up, not measured.") var warmup = 3
     @Option(help: "Write the results as JSON to this file too.") var json: String?
+    @Option(help: ArgumentHelp("NATS servers of the system's JetStream: also measure JetStream's raw acknowledged publish rate, the ceiling for events.",
+                               valueName: "bus"))
+    var bus: String?
 
     func run() async throws {
         // The clients share the machine with the system: no thread hops between NIO and
@@ -35,6 +38,14 @@ struct Bench: AsyncParsableCommand {
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = clients
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let bench = RentalBench(api: SystemClient(base: base, http: http), clients: clients)
+        var raw: RawPublishBench.Result?
+        if let bus {
+            // Before the system's run, not during it: both would share the two cores.
+            let servers = bus.split(separator: ",").map(String.init)
+            raw = try await RawPublishBench.run(servers: servers, publishers: clients, duration: .seconds(max(3, seconds / 4)))
+            print(String(format: "jetstream raw publish: %.0f acknowledged messages/s (%d publishers, %d in %.1f s)",
+                         raw!.rate, clients, raw!.published, Double(raw!.duration.wholeMilliseconds) / 1000))
+        }
         print("bench \(system): \(clients) clients through \(base), \(warmup) s warm-up, \(seconds) s measured")
         let report: BenchReport
         do {
@@ -45,6 +56,9 @@ struct Bench: AsyncParsableCommand {
             throw error
         }
         print(report.text(clients: clients))
+        if let raw {
+            print(String(format: "jetstream raw publish (measured before the run): %.0f/s", raw.rate))
+        }
         if let json { try report.json(clients: clients).write(to: URL(fileURLWithPath: json)) }
     }
 }
