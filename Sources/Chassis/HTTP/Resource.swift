@@ -35,11 +35,10 @@ public struct Resource<E: Entity>: Sendable {
     /// creation raises (or a refusal), save them in one transaction.
     public func creating(raising check: @escaping @Sendable (inout E, any StoreTransaction) async throws -> [any DomainEvent] = { _, _ in [] }) -> Self {
         creating { body, store in
-            var proposed = try JSON.decode(E.self, from: body)
-            proposed.id = nil
-            return try await store.write { [proposed] tx in
-                // From the proposal each time: the store may run this body more than once.
-                var entity = try await tx.save(proposed)
+            var entity = try JSON.decode(E.self, from: body)
+            entity.id = nil
+            return try await store.write { tx in
+                entity = try await tx.save(entity)
                 let events = try await check(&entity, tx)
                 try await tx.save(entity)
                 try await tx.publish(events)

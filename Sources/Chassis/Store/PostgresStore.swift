@@ -7,14 +7,14 @@ import Synchronization
 /// The production ``Store``: a service's tables in a PostgreSQL schema of its own (a
 /// database per service works the same: point each service at its own database).
 ///
-/// **Writes** run concurrently, each in a `SERIALIZABLE` transaction on one of up to
-/// `writers` connections: the outcome is as if they ran one at a time, as on SQLite. When
-/// PostgreSQL detects that two transactions could not have run one after the other
-/// (SQLSTATE 40001, or a deadlock, 40P01), the loser is rolled back and its body runs
-/// again — which ``Store/write(_:)`` allows. Events of one key come from transactions
-/// that change the same document, which conflict, so they are committed (and numbered in
-/// the outbox) in order; unrelated transactions may commit out of outbox-number order,
-/// and the relay publishes whatever is committed, oldest number first.
+/// **Writes** are serialized as SQLite's are, so both engines give the same guarantee:
+/// within a process an ``AsyncLock`` hands one writer connection to one transaction at a
+/// time, and across processes (replicas of a service sharing the schema) the transaction
+/// takes a transaction-scoped advisory lock on the schema before anything else. Every
+/// transaction therefore runs alone: serializable without retries, and outbox sequences
+/// are handed out in commit order, which the relay relies on. Per-document concurrency
+/// would need `SERIALIZABLE` isolation and bodies that can run twice, which
+/// ``Store/write(_:)`` does not ask of its callers.
 ///
 /// **Reads** outside transactions use a pooled `PostgresClient`; each sees a committed
 /// snapshot.
@@ -33,18 +33,16 @@ public final class PostgresStore: Store {
     let operationTimeout: Duration
     let logger: Logger
     let tables: Tables
-    let writers: WriterPool
+    let writer = AsyncLock()
     let outboxBell = Doorbell()
-    private let knownSequences = Mutex<Set<String>>([])
+    /// The connection transactions run on; only touched while holding ``writer``.
+    private let writerConnection = Mutex<PostgresConnection?>(nil)
     private let runner: Task<Void, Never>
-    /// Attempts of a transaction that keeps losing serialization conflicts.
-    static let maxAttempts = 30
 
     /// Connects to `url` (`postgres://user:password@host:port/database`), creating the
     /// schema `schema` and its tables if needed.
-    public init(url: String, schema: String, service: String, operationTimeout: Duration = .seconds(5), writers: Int = 6,
+    public init(url: String, schema: String, service: String, operationTimeout: Duration = .seconds(5),
                 logger: Logger = Logger(label: "postgres")) async throws {
-        self.writers = WriterPool(size: max(1, writers))
         guard DocumentQuery.isIdentifier(schema) else { throw PostgresURL.Invalid(reason: "\(schema) is not a schema name") }
         self.service = service
         self.schema = schema
@@ -59,7 +57,7 @@ public final class PostgresStore: Store {
         var pool = PostgresClient.Configuration(host: target.host, port: target.port, username: target.user,
                                                 password: target.password, database: target.database, tls: .disable)
         pool.options.connectTimeout = min(operationTimeout, .seconds(2))
-        pool.options.maximumConnections = 4
+        pool.options.maximumConnections = 8
         pool.options.keepAliveBehavior = .init(frequency: .seconds(10))
         // The pool reports every failed reconnection attempt at info level, several a
         // second during an outage; the store's own refusals and readiness tell that story.
@@ -77,19 +75,11 @@ public final class PostgresStore: Store {
     }
 
     struct Tables: Sendable {
-        let schema, documents, outbox, handled, positions, deadLetters: String
+        let documents, sequences, outbox, handled, positions, deadLetters: String
         init(schema: String) {
             func name(_ table: String) -> String { "\"\(schema)\".\(table)" }
-            self.schema = schema
-            (documents, outbox, handled, positions, deadLetters) =
-                (name("documents"), name("outbox"), name("handled"), name("positions"), name("dead_letters"))
-        }
-
-        /// The id sequence of `collection`: a sequence object, so handing out ids never
-        /// makes concurrent transactions conflict (a counter row would).
-        func sequence(_ collection: String) -> String {
-            let safe = String(collection.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII ? Character($0) : "_" })
-            return "\"\(schema)\".\"seq_\(safe.prefix(50))\""
+            (documents, sequences, outbox, handled, positions, deadLetters) =
+                (name("documents"), name("sequences"), name("outbox"), name("handled"), name("positions"), name("dead_letters"))
         }
     }
 
@@ -98,6 +88,7 @@ public final class PostgresStore: Store {
     static let migrations: [(name: String, sql: @Sendable (Tables) -> [String])] = [
         ("chassis-v1", { t in [
             "CREATE TABLE \(t.documents) (collection TEXT NOT NULL, id BIGINT NOT NULL, body JSONB NOT NULL, PRIMARY KEY (collection, id))",
+            "CREATE TABLE \(t.sequences) (collection TEXT PRIMARY KEY, next BIGINT NOT NULL)",
             """
             CREATE TABLE \(t.outbox) (seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL, type TEXT NOT NULL, source TEXT NOT NULL,
                                       time BIGINT NOT NULL, key TEXT NOT NULL, traceparent TEXT, payload TEXT NOT NULL, published_at BIGINT)
@@ -119,8 +110,6 @@ public final class PostgresStore: Store {
     private func migrate() async throws {
         try await write { tx in
             let connection = (tx as! PostgresTransaction).connection
-            // Replicas starting together migrate one at a time.
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(schema)))", logger: logger)
             try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")", logger: logger)
             try await connection.query("CREATE TABLE IF NOT EXISTS \(unescaped: "\"\(schema)\"").migrations (name TEXT PRIMARY KEY)",
                                        logger: logger)
@@ -139,59 +128,53 @@ public final class PostgresStore: Store {
     // MARK: Transactions
 
     public func write<T>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
-        var attempt = 0
-        while true {
-            attempt += 1
-            var connection = await writers.acquire()
+        try await writer.withLock {
+            let connection = try await openWriter()
+            let transaction = PostgresTransaction(store: self, connection: connection)
             do {
-                if connection == nil { connection = try await connect() }
-                let result = try await transaction(on: connection!, body)
-                writers.release(connection)
-                return result
-            } catch let failure as PostgresFailure where failure.isSerializationConflict && attempt < Self.maxAttempts {
-                writers.release(connection)
-                try await LoopTimer.sleep(for: Backoff.delay(attempt: attempt, base: .milliseconds(2), cap: .milliseconds(100)))
+                try await run(connection, "BEGIN")
+                try await run(connection, "SELECT pg_advisory_xact_lock(hashtext(\(schema)))")
             } catch {
-                writers.release(connection)
+                dropWriter(connection)
                 throw error
             }
+            let result: T
+            do {
+                result = try await body(transaction)
+            } catch {
+                await rollBack(connection)
+                throw error
+            }
+            do { try await run(connection, "COMMIT") } catch {
+                await rollBack(connection)
+                throw error
+            }
+            if transaction.enqueued.withLock({ $0 }) { await outboxBell.ring() }
+            return result
         }
     }
 
-    private func transaction<T>(on connection: PostgresConnection, _ body: (any StoreTransaction) async throws -> T) async throws -> T {
-        try await run(connection, "BEGIN ISOLATION LEVEL SERIALIZABLE")
-        let transaction = PostgresTransaction(store: self, connection: connection)
-        let result: T
+    /// The writer connection, opened (again) if there is none or the last one broke.
+    private func openWriter() async throws -> PostgresConnection {
+        if let open = writerConnection.withLock({ $0 }), !open.isClosed { return open }
         do {
-            result = try await body(transaction)
-        } catch {
-            await rollBack(connection)
-            throw error
-        }
-        do { try await run(connection, "COMMIT") } catch {
-            await rollBack(connection)
-            throw error
-        }
-        if transaction.enqueued.withLock({ $0 }) { await outboxBell.ring() }
-        return result
-    }
-
-    private func connect() async throws -> PostgresConnection {
-        try await bounded("connect") { [configuration, logger] in
-            try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            let fresh = try await bounded("connect") { [configuration, logger] in
+                try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            }
+            writerConnection.withLock { $0 = fresh }
+            return fresh
         }
     }
 
-    /// Closes a connection that failed or timed out; the server rolls back its transaction,
-    /// and the pool opens a fresh one next time.
-    private func discard(_ connection: PostgresConnection) {
+    private func dropWriter(_ connection: PostgresConnection) {
+        writerConnection.withLock { if $0 === connection { $0 = nil } }
         Task { try? await connection.close() }
     }
 
     /// Ends the transaction without its changes; a connection that cannot even roll back
-    /// is closed, which rolls back on the server.
+    /// is dropped, which rolls back on the server.
     private func rollBack(_ connection: PostgresConnection) async {
-        do { try await run(connection, "ROLLBACK") } catch { discard(connection) }
+        do { try await run(connection, "ROLLBACK") } catch { dropWriter(connection) }
     }
 
     /// Runs a statement on the writer connection, within the operation timeout; a timeout
@@ -204,23 +187,9 @@ public final class PostgresStore: Store {
         do {
             return try await bounded("query") { [logger] in try await connection.query(query, logger: logger).collect() }
         } catch {
-            if error is Refusal { discard(connection) }
+            if error is Refusal || connection.isClosed { dropWriter(connection) }
             throw error
         }
-    }
-
-    /// The sequence of `collection`, created on first use by a statement of its own,
-    /// outside any transaction (several processes may create it at once).
-    func sequence(for collection: String) async throws -> String {
-        let name = tables.sequence(collection)
-        if knownSequences.withLock({ $0.contains(name) }) { return name }
-        do {
-            _ = try await read(PostgresQuery(unsafeSQL: "CREATE SEQUENCE IF NOT EXISTS \(name)"))
-        } catch let failure as PostgresFailure where failure.sqlState == "23505" || failure.sqlState == "42P07" {
-            // Created by another process meanwhile.
-        }
-        knownSequences.withLock { _ = $0.insert(name) }
-        return name
     }
 
     /// Reads outside transactions, from the pool.
@@ -325,7 +294,10 @@ public final class PostgresStore: Store {
     }
 
     public func close() async throws {
-        for connection in writers.drain() { try? await connection.close() }
+        await writer.withLock {
+            if let connection = writerConnection.withLock({ $0 }) { try? await connection.close() }
+            writerConnection.withLock { $0 = nil }
+        }
         runner.cancel()
     }
 }
@@ -340,70 +312,6 @@ public struct PostgresFailure: Error, CustomStringConvertible {
         message = error.serverInfo?[.message]
     }
     public var description: String { "PostgreSQL error \(sqlState ?? "?"): \(message ?? "no message")" }
-
-    /// The transaction lost a serialization conflict or a deadlock: running it again may succeed.
-    public var isSerializationConflict: Bool { sqlState == "40001" || sqlState == "40P01" }
-}
-
-/// Up to `size` writer connections: a transaction waits for a free slot, then reuses an
-/// idle connection or opens one. Broken connections are dropped on release.
-final class WriterPool: Sendable {
-    let size: Int
-    private struct State {
-        var idle: [PostgresConnection] = []
-        var inUse = 0
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-    private let state = Mutex(State())
-
-    init(size: Int) { self.size = size }
-
-    /// Takes a slot, waiting for one; returns an idle connection, or nil when the caller
-    /// must open one.
-    func acquire() async -> PostgresConnection? {
-        let granted = state.withLock { state in
-            guard state.inUse < size else { return false }
-            state.inUse += 1
-            return true
-        }
-        if !granted {
-            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-                let now = state.withLock { state in
-                    if state.inUse < size { state.inUse += 1; return true }
-                    state.waiters.append(waiter)
-                    return false
-                }
-                if now { waiter.resume() }
-            }
-        }
-        return state.withLock { state in
-            while let connection = state.idle.popLast() {
-                if !connection.isClosed { return connection }
-            }
-            return nil
-        }
-    }
-
-    /// Gives the slot back (to the next waiter if any), keeping `connection` if it is good.
-    func release(_ connection: PostgresConnection?) {
-        let next: CheckedContinuation<Void, Never>? = state.withLock { state in
-            if let connection, !connection.isClosed { state.idle.append(connection) }
-            guard !state.waiters.isEmpty else {
-                state.inUse -= 1
-                return nil
-            }
-            return state.waiters.removeFirst()  // The slot passes to it directly.
-        }
-        next?.resume()
-    }
-
-    /// The idle connections, removed (to close them).
-    func drain() -> [PostgresConnection] {
-        state.withLock { state in
-            defer { state.idle = [] }
-            return state.idle
-        }
-    }
 }
 
 /// A transaction of a ``PostgresStore``; valid only inside ``PostgresStore/write(_:)``.
@@ -445,18 +353,10 @@ final class PostgresTransaction: StoreTransaction {
             INSERT INTO \(unescaped: t.documents) (collection, id, body) VALUES (\(collection), \(id), \(text)::jsonb)
             ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body
             """)
-        // Keep the id sequence ahead of ids chosen by the caller. Reading a sequence takes
-        // no lock; only an id above it moves it, under a lock so two such moves cannot
-        // undo each other. (A collection whose ids come from nextId and, at the same
-        // moment, from callers may still see both pick one id: Rental's collections use
-        // one or the other.)
-        let sequence = try await store.sequence(for: collection)
-        let current = try await rows("SELECT last_value, is_called FROM \(unescaped: sequence)")[0].decode((Int64, Bool).self)
-        guard id > (current.1 ? current.0 : current.0 - 1) else { return }
-        try await execute("SELECT pg_advisory_xact_lock(hashtext(\(sequence)))")
+        // Keep the id sequence ahead of ids chosen by the caller (views keyed by matchId).
         try await execute("""
-            SELECT setval('\(unescaped: sequence)', GREATEST(\(id), (SELECT CASE WHEN is_called THEN last_value ELSE 0 END
-                                                                      FROM \(unescaped: sequence))), true)
+            INSERT INTO \(unescaped: t.sequences) (collection, next) VALUES (\(collection), \(id))
+            ON CONFLICT (collection) DO UPDATE SET next = GREATEST(\(unescaped: t.sequences).next, excluded.next)
             """)
     }
 
@@ -465,8 +365,10 @@ final class PostgresTransaction: StoreTransaction {
     }
 
     func nextId(_ collection: String) async throws -> Int64 {
-        let sequence = try await store.sequence(for: collection)
-        return try await rows("SELECT nextval('\(unescaped: sequence)')")[0].decode(Int64.self)
+        try await rows("""
+            INSERT INTO \(unescaped: t.sequences) (collection, next) VALUES (\(collection), 1)
+            ON CONFLICT (collection) DO UPDATE SET next = \(unescaped: t.sequences).next + 1 RETURNING next
+            """)[0].decode(Int64.self)
     }
 
     func enqueue(_ events: [EventEnvelope]) async throws {

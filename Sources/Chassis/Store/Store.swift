@@ -15,11 +15,7 @@ public protocol Store: DocumentReader {
     /// recorded as handled, positions and dead letters — commits atomically when it
     /// returns, or is rolled back entirely if it throws (the error is rethrown). The
     /// transaction must not escape `body`, and `body` must not call other services: it
-    /// holds the store's write lock or a database connection.
-    ///
-    /// An engine that runs transactions concurrently (PostgreSQL) may roll `body` back
-    /// after a serialization conflict and run it again: `body` must start from the same
-    /// state each time (no captured variable it changed in an earlier run).
+    /// holds the store's write lock.
     func write<T>(_ body: (any StoreTransaction) async throws -> T) async throws -> T
 
     /// Returns when a transaction that enqueued events committed (in this process, or in
