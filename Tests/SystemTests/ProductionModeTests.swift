@@ -68,7 +68,7 @@ struct ProductionModeTests {
                 #expect(reserves == 6, "6 requests were paid, and the refused one left nothing: \(String(describing: reserves))")
                 let processes = try await system.msa(["ps", "rental"]).output
                 #expect(processes.split(separator: "\n").filter { $0.hasSuffix(" 0") }.count == 7,
-                        "no process restarted: \(processes)\n\(system.logText().split(separator: "\n").filter { $0.hasPrefix("reserve") || $0.hasPrefix("msa") }.suffix(30).joined(separator: "\n"))")
+                        "no process restarted: \(processes)\n\(system.logText().split(separator: "\n").filter { $0.contains("exited") || $0.contains("rror:") || $0.contains("atal") }.suffix(30).joined(separator: "\n"))")
             }
         }
     }
