@@ -68,37 +68,37 @@ public func withPostgresStore<T>(service: String = "test", isolation: isolated (
     }
 }
 
-/// A PostgreSQL server of one test's own, started by `scripts/infra.sh` in a temporary
-/// directory on a free port, for tests that stop and restart the database: the shared
-/// test server must stay up for the tests running beside them.
-public struct PrivatePostgres: Sendable {
-    public let url: String
+/// Servers `scripts/infra.sh` starts for one test alone, in a temporary directory on free
+/// ports, for tests that stop, restart or kill them: the shared test servers must stay up
+/// for the tests running beside them. Stopped by PID however the test ends.
+struct PrivateInfra: Sendable {
     let directory: TemporaryDirectory
+    /// What the script exported (`MSA_TEST_POSTGRES`, …).
+    let environment: [String: String]
 
-    /// Starts a server, runs `body`, and stops the server by PID however `body` ends.
-    public static func with<T>(isolation: isolated (any Actor)? = #isolation,
-                               _ body: (PrivatePostgres) async throws -> T) async throws -> T {
-        let directory = try TemporaryDirectory(prefix: "msa-postgres")
-        let output = try infra(["start", "postgres"], directory)
-        guard let url = output.split(separator: "\n").first(where: { $0.hasPrefix("export MSA_TEST_POSTGRES=") })
-            .map({ String($0.dropFirst("export MSA_TEST_POSTGRES=".count)) }) else {
-            _ = try? infra(["stop"], directory)
-            throw ConformanceFailure("infra.sh start postgres printed no URL: \(output)")
-        }
-        let server = PrivatePostgres(url: url, directory: directory)
+    static func with<T>(_ part: String, isolation: isolated (any Actor)? = #isolation,
+                        _ body: (PrivateInfra) async throws -> T) async throws -> T {
+        let directory = try TemporaryDirectory(prefix: "msa-\(part)")
         defer {
-            _ = try? infra(["stop"], directory)
+            _ = try? run(["stop"], directory)
             directory.remove()
         }
-        return try await body(server)
+        var environment: [String: String] = [:]
+        for line in try run(["start", part], directory).split(separator: "\n") where line.hasPrefix("export ") {
+            let assignment = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
+            if assignment.count == 2 { environment[String(assignment[0])] = String(assignment[1]) }
+        }
+        return try await body(PrivateInfra(directory: directory, environment: environment))
     }
 
-    /// Fast shutdown: clients are disconnected, every commit is kept.
-    public func halt() throws { _ = try Self.infra(["postgres-stop"], directory) }
-    /// Starts the server again on the same port and data.
-    public func restart() throws { _ = try Self.infra(["postgres-start"], directory) }
+    func value(_ name: String) throws -> String {
+        guard let value = environment[name] else { throw ConformanceFailure("infra.sh exported no \(name): \(environment)") }
+        return value
+    }
 
-    static func infra(_ arguments: [String], _ directory: TemporaryDirectory) throws -> String {
+    func run(_ arguments: [String]) throws { _ = try Self.run(arguments, directory) }
+
+    static func run(_ arguments: [String], _ directory: TemporaryDirectory) throws -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         // Output goes to a file, not a pipe: the servers the script starts inherit the
         // process's descriptors, and a pipe they hold open would never reach its end.
@@ -121,56 +121,48 @@ public struct PrivatePostgres: Sendable {
     }
 }
 
-/// A NATS server with JetStream of one test's own (`scripts/infra.sh start nats` in a
-/// temporary directory): a system's stream is named after the system, so two runs of
-/// Rental must not share a server.
+/// A PostgreSQL server of one test's own, for tests that stop and restart the database.
+public struct PrivatePostgres: Sendable {
+    public let url: String
+    let infra: PrivateInfra
+
+    public static func with<T>(isolation: isolated (any Actor)? = #isolation,
+                               _ body: (PrivatePostgres) async throws -> T) async throws -> T {
+        try await PrivateInfra.with("postgres") { infra in
+            try await body(PrivatePostgres(url: try infra.value("MSA_TEST_POSTGRES"), infra: infra))
+        }
+    }
+
+    /// Fast shutdown: clients are disconnected, every commit is kept.
+    public func halt() throws { try infra.run(["postgres-stop"]) }
+    /// Starts the server again on the same port and data.
+    public func restart() throws { try infra.run(["postgres-start"]) }
+}
+
+/// A NATS server with JetStream of one test's own: a system's stream is named after the
+/// system, so two runs of Rental must not share a server.
 public struct PrivateNATS: Sendable {
     public let url: String
 
     public static func with<T>(isolation: isolated (any Actor)? = #isolation,
                                _ body: (PrivateNATS) async throws -> T) async throws -> T {
-        let directory = try TemporaryDirectory(prefix: "msa-nats")
-        let output = try PrivatePostgres.infra(["start", "nats"], directory)
-        guard let url = output.split(separator: "\n").first(where: { $0.hasPrefix("export MSA_TEST_NATS=") })
-            .map({ String($0.dropFirst("export MSA_TEST_NATS=".count)) }) else {
-            _ = try? PrivatePostgres.infra(["stop"], directory)
-            throw ConformanceFailure("infra.sh start nats printed no URL: \(output)")
-        }
-        defer {
-            _ = try? PrivatePostgres.infra(["stop"], directory)
-            directory.remove()
-        }
-        return try await body(PrivateNATS(url: url))
+        try await PrivateInfra.with("nats") { infra in try await body(PrivateNATS(url: try infra.value("MSA_TEST_NATS"))) }
     }
 }
 
-/// A 3-node NATS JetStream cluster of one test's own (`scripts/infra.sh start
-/// nats-cluster` in a temporary directory), for tests that kill nodes.
+/// A 3-node NATS JetStream cluster of one test's own, for tests that kill nodes.
 public struct PrivateNATSCluster: Sendable {
-    /// `nats://127.0.0.1:P1,nats://127.0.0.1:P2,nats://127.0.0.1:P3`
+    /// `nats://127.0.0.1:P1`, `nats://127.0.0.1:P2`, `nats://127.0.0.1:P3`
     public let urls: [String]
     /// The server processes, in the order of ``urls``.
     public let pids: [Int32]
-    let directory: TemporaryDirectory
 
     public static func with<T>(isolation: isolated (any Actor)? = #isolation,
                                _ body: (PrivateNATSCluster) async throws -> T) async throws -> T {
-        let directory = try TemporaryDirectory(prefix: "msa-nats")
-        let output = try PrivatePostgres.infra(["start", "nats-cluster"], directory)
-        func value(_ name: String) -> String? {
-            output.split(separator: "\n").first { $0.hasPrefix("export \(name)=") }.map { String($0.dropFirst("export \(name)=".count)) }
+        try await PrivateInfra.with("nats-cluster") { infra in
+            try await body(PrivateNATSCluster(urls: try infra.value("MSA_TEST_NATS_CLUSTER").split(separator: ",").map(String.init),
+                                              pids: try infra.value("MSA_TEST_NATS_CLUSTER_PIDS").split(separator: ",").compactMap { Int32($0) }))
         }
-        guard let urls = value("MSA_TEST_NATS_CLUSTER"), let pids = value("MSA_TEST_NATS_CLUSTER_PIDS") else {
-            _ = try? PrivatePostgres.infra(["stop"], directory)
-            throw ConformanceFailure("infra.sh start nats-cluster printed no URLs: \(output)")
-        }
-        let cluster = PrivateNATSCluster(urls: urls.split(separator: ",").map(String.init),
-                                         pids: pids.split(separator: ",").compactMap { Int32($0) }, directory: directory)
-        defer {
-            _ = try? PrivatePostgres.infra(["stop"], directory)
-            directory.remove()
-        }
-        return try await body(cluster)
     }
 
     /// Kills node `index` (0-based) with SIGKILL, as a crash would.

@@ -94,21 +94,7 @@ struct RentalSystemTests {
             let ids = try await request(30, customer: "crash", via: api, lanes: 6)
             for name in ["reserve", "lend", "mypage", "notification"] { try await system.crash(name) }
 
-            try await eventually("every view complete after the restarts", timeout: .seconds(60)) {
-                let rows = try await api.get("/mypages/search/findByCustomer?customer=crash&size=100").items("mypages")
-                let complete = rows.filter { $0["status"] == "Paid" || $0["status"] == "Requested" }
-                let notes = try await api.get("/notifications?customer=crash&size=200").items("notifications")
-                let list = try await listed(in: api)
-                return complete.count == ids.count && Set(notes.compactMap { $0["matchId"]?.int64Value }) == Set(ids)
-                    && Set(list).isSuperset(of: ids)
-            }
-            let rows = try await api.get("/mypages/search/findByCustomer?customer=crash&size=100").items("mypages")
-            #expect(rows.count == ids.count)
-            for row in rows { #expect(row["history"] == ["Requested", "Paid"] || row["history"] == ["Paid", "Requested"], "\(row)") }
-            let notes = try await api.get("/notifications?customer=crash&size=200").items("notifications")
-            #expect(notes.count == ids.count, "notifications doubled: \(notes.count) for \(ids.count) requests")
-            let list = try await listed(in: api)
-            #expect(list.count == Set(list).count, "a request listed twice: \(list)")
+            try await expectEveryViewCompleteOnce(ids, customer: "crash", via: api, after: "the restarts", within: .seconds(60))
             let restarts = try await system.msa(["ps", "rental"]).output
             #expect(restarts.split(separator: "\n").filter { $0.hasSuffix(" 1") }.count == 4, "\(restarts)")
         }
@@ -176,6 +162,36 @@ func request(_ count: Int, customer: String, via api: Web, lanes: Int = 1) async
         }
         return try await group.reduce(into: []) { $0 += $1 }
     }
+}
+
+/// Waits until every view shows each of `ids` (paid requests of `customer`), then checks
+/// that none shows one twice: mypage history Requested and Paid, one notification each,
+/// each listed once in lend's list.
+func expectEveryViewCompleteOnce(_ ids: [Int64], customer: String, via api: Web, after what: String, within timeout: Duration,
+                                 sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let mypages = "/mypages/search/findByCustomer?customer=\(customer)&size=\(ids.count * 2)"
+    let notifications = "/notifications?customer=\(customer)&size=\(ids.count * 3)"
+    try await eventually("every view complete after \(what)", timeout: timeout) {
+        let rows = try await api.get(mypages).items("mypages")
+        let notes = try await api.get(notifications).items("notifications")
+        let list = try await listed(in: api)
+        return rows.filter { $0["history"]?.arrayCount == 2 }.count == ids.count
+            && Set(notes.compactMap { $0["matchId"]?.int64Value }) == Set(ids) && Set(list).isSuperset(of: ids)
+    }
+    let rows = try await api.get(mypages).items("mypages")
+    #expect(rows.count == ids.count, sourceLocation: sourceLocation)
+    for row in rows {
+        #expect(row["history"] == ["Requested", "Paid"] || row["history"] == ["Paid", "Requested"], "\(row)", sourceLocation: sourceLocation)
+    }
+    let notes = try await api.get(notifications).items("notifications")
+    #expect(notes.count == ids.count, "notifications doubled or lost: \(notes.count) for \(ids.count) requests",
+            sourceLocation: sourceLocation)
+    let list = try await listed(in: api)
+    #expect(list.count == Set(list).count, "a request listed twice: \(list)", sourceLocation: sourceLocation)
+}
+
+extension JSONValue {
+    var arrayCount: Int? { if case .array(let items) = self { items.count } else { nil } }
 }
 
 /// Requests and at once cancels `count` rentals: payment publishes approve then cancel

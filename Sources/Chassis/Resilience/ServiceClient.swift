@@ -199,15 +199,8 @@ public final class ServiceClient: Sendable {
         let response = try await httpClient.execute(request, timeout: TimeAmount(policy.timeout))
         // AsyncHTTPClient's timeout ends at the response head; the body gets what is left.
         let remaining = policy.timeout - (ContinuousClock.now - start)
-        let bytes = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-            group.addTask { try await response.body.collect(upTo: Self.maxBody) }
-            group.addTask {
-                try await LoopTimer.sleep(for: remaining)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let buffer = first else { throw BodyTimedOut() }
-            return buffer
+        guard let bytes = try await LoopTimer.withTimeout(remaining, { try await response.body.collect(upTo: Self.maxBody) }) else {
+            throw BodyTimedOut()
         }
         return ServiceResponse(status: Int(response.status.code), body: Data(bytes.readableBytesView))
     }
