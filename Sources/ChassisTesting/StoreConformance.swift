@@ -49,6 +49,7 @@ public struct StoreConformance {
         Case("prune removes old published outbox rows and handled records, nothing pending") { try await prune($0) },
         Case("prune measures ages below a second exactly") { try await pruneSubSecond($0) },
         Case("concurrent writers lose no update") { try await concurrentWriters($0) },
+        Case("concurrent writes that throw leave nothing behind, and the others commit") { try await concurrentFailures($0) },
         Case("waitForOutbox wakes after a commit that enqueued, and times out otherwise") { try await waitForOutbox($0) },
     ]
 }
@@ -260,6 +261,58 @@ extension StoreConformance {
         let n = try await json(store.document("counters", id: 1))?["n"]?.int64Value
         try check(n == Int64(writers), "\(writers) concurrent increments left the counter at \(n.map(String.init) ?? "nil")")
         try check(Set(ids).count == writers, "concurrent nextId calls handed out \(Set(ids).count) distinct ids for \(writers) writers")
+    }
+}
+
+extension StoreConformance {
+    /// Writers running together, as a loaded service's are: a store may run them in one
+    /// database transaction (PostgreSQL's group commit), and a writer that throws must
+    /// still leave nothing — whether its writes were still pending or had been sent
+    /// because it read the collection it wrote to — while the others commit.
+    static func concurrentFailures(_ store: any Store) async throws {
+        let writers = 48
+        let survived = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+            for n in 0..<writers {
+                group.addTask {
+                    do {
+                        try await store.write { tx in
+                            try await tx.put("things", id: Int64(n + 1), body: JSON.encode(["n": .number(Double(n))] as JSONValue))
+                            try await tx.enqueue([sampleEnvelope(key: "k\(n)")])
+                            try await tx.setPosition(group: "g", partition: n, to: Int64(n + 1))
+                            _ = try await tx.recordHandled(eventId: "e\(n)", by: "g")
+                            if n % 4 >= 2 {
+                                let seen = try await tx.count("things", matching: [FieldMatch("n", String(n))])
+                                try check(seen == 1, "writer \(n) counted \(seen) of its own documents inside its transaction")
+                            }
+                            if n % 4 == 1 || n % 4 == 2 { throw Abort() }
+                        }
+                        return (n, true)
+                    } catch is Abort {
+                        return (n, false)
+                    }
+                }
+            }
+            return try await group.reduce(into: Set<Int>()) { if $1.1 { $0.insert($1.0) } }
+        }
+        let expected = Set((0..<writers).filter { $0 % 4 == 0 || $0 % 4 == 3 })
+        try check(survived == expected, "writers that returned: \(survived.sorted()), expected \(expected.sorted())")
+        let ids = try await store.documents("things", DocumentQuery()).map { Int($0.id) - 1 }
+        try check(Set(ids) == expected, "documents left: \(ids.sorted()), expected those of \(expected.sorted())")
+        let keys = try await store.pendingOutbox(limit: 100).map(\.envelope.key)
+        try check(Set(keys) == Set(expected.map { "k\($0)" }) && keys.count == expected.count,
+                  "outbox holds \(keys.sorted()), expected one event of each writer that returned")
+        let (positions, handled) = try await store.write { tx in
+            var positions: [Int: Int64] = [:]
+            var handled: Set<Int> = []
+            for n in 0..<writers {
+                positions[n] = try await tx.position(group: "g", partition: n)
+                if try await !tx.recordHandled(eventId: "e\(n)", by: "g") { handled.insert(n) }
+            }
+            return (positions, handled)
+        }
+        try check(positions.filter { $0.value != 0 }.keys.sorted() == expected.sorted(),
+                  "positions were set for \(positions.filter { $0.value != 0 }.keys.sorted()), expected \(expected.sorted())")
+        try check(handled == expected, "events recorded as handled by \(handled.sorted()), expected \(expected.sorted())")
     }
 }
 

@@ -16,6 +16,14 @@ public actor AsyncLock {
         if waiters.isEmpty { locked = false } else { waiters.removeFirst().resume() }
     }
 
+    /// Passes the lock straight to the oldest waiter, if any; false, still locked, if
+    /// nobody waits.
+    public func handOff() -> Bool {
+        guard !waiters.isEmpty else { return false }
+        waiters.removeFirst().resume()
+        return true
+    }
+
     /// Runs `body` holding the lock; the lock is released however `body` ends.
     public nonisolated func withLock<T>(_ body: () async throws -> T) async rethrows -> T {
         await lock()

@@ -8,13 +8,19 @@ import Synchronization
 /// database per service works the same: point each service at its own database).
 ///
 /// **Writes** are serialized as SQLite's are, so both engines give the same guarantee:
-/// within a process an ``AsyncLock`` hands one writer connection to one transaction at a
+/// within a process an ``AsyncLock`` hands the writer connection to one ``write(_:)`` at a
 /// time, and across processes (replicas of a service sharing the schema) the transaction
 /// takes a transaction-scoped advisory lock on the schema before anything else. Every
-/// transaction therefore runs alone: serializable without retries, and outbox sequences
-/// are handed out in commit order, which the relay relies on. Per-document concurrency
-/// would need `SERIALIZABLE` isolation and bodies that can run twice, which
-/// ``Store/write(_:)`` does not ask of its callers.
+/// write therefore runs alone: serializable without retries, and outbox sequences are
+/// handed out in commit order, which the relay relies on. Per-document concurrency would
+/// need `SERIALIZABLE` isolation and bodies that can run twice, which ``Store/write(_:)``
+/// does not ask of its callers (an experiment with it gained nothing; see
+/// `docs/benchmarks.md`).
+///
+/// What makes writing one at a time fast is counting round trips, each ~0.2–0.5 ms on
+/// a loaded machine: a write's blind writes wait in ``PendingWrites`` and go as one
+/// statement, and writes that queue up share one transaction (``WriteGroup``, group
+/// commit), so `BEGIN`, the lock and `COMMIT` are paid once for many.
 ///
 /// **Reads** outside transactions use a pooled `PostgresClient`; each sees a committed
 /// snapshot.
@@ -37,6 +43,9 @@ public final class PostgresStore: Store {
     let outboxBell = Doorbell()
     /// The connection transactions run on; only touched while holding ``writer``.
     private let writerConnection = Mutex<PostgresConnection?>(nil)
+    /// The group commit writes join; only touched while holding ``writer``.
+    private let currentGroup = Mutex<WriteGroup?>(nil)
+    private let committedNextIds = Mutex<[String: Int64]>([:])
     private let runner: Task<Void, Never>
 
     /// Connects to `url` (`postgres://user:password@host:port/database`), creating the
@@ -109,49 +118,114 @@ public final class PostgresStore: Store {
 
     private func migrate() async throws {
         try await write { tx in
-            let connection = (tx as! PostgresTransaction).connection
-            try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")", logger: logger)
-            try await connection.query("CREATE TABLE IF NOT EXISTS \(unescaped: "\"\(schema)\"").migrations (name TEXT PRIMARY KEY)",
-                                       logger: logger)
-            let applied = try await connection.query("SELECT name FROM \(unescaped: "\"\(schema)\"").migrations", logger: logger)
-                .collect().map { try $0.decode(String.self) }
+            let tx = tx as! PostgresTransaction
+            try await tx.execute("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")")
+            try await tx.execute("CREATE TABLE IF NOT EXISTS \(unescaped: "\"\(schema)\"").migrations (name TEXT PRIMARY KEY)")
+            let applied = try await tx.rows("SELECT name FROM \(unescaped: "\"\(schema)\"").migrations").map { try $0.decode(String.self) }
             for migration in Self.migrations where !applied.contains(migration.name) {
                 for statement in migration.sql(tables) {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await tx.execute(PostgresQuery(unsafeSQL: statement))
                 }
-                try await connection.query("INSERT INTO \(unescaped: "\"\(schema)\"").migrations (name) VALUES (\(migration.name))",
-                                           logger: logger)
+                try await tx.execute("INSERT INTO \(unescaped: "\"\(schema)\"").migrations (name) VALUES (\(migration.name))")
             }
         }
     }
 
     // MARK: Transactions
 
+    /// How many writes one group commit may hold at most: a bound on how long the first of
+    /// a group waits for the others (each is a few round trips).
+    static let maximumGroup = 16
+
     public func write<T>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
-        try await writer.withLock {
-            let connection = try await openWriter()
-            let transaction = PostgresTransaction(store: self, connection: connection)
-            do {
-                try await run(connection, "BEGIN")
-                try await run(connection, "SELECT pg_advisory_xact_lock(hashtext(\(schema)))")
-            } catch {
-                dropWriter(connection)
-                throw error
-            }
-            let result: T
-            do {
-                result = try await body(transaction)
-            } catch {
-                await rollBack(connection)
-                throw error
-            }
-            do { try await run(connection, "COMMIT") } catch {
-                await rollBack(connection)
-                throw error
-            }
-            if transaction.enqueued.withLock({ $0 }) { await outboxBell.ring() }
-            return result
+        await writer.lock()
+        let group: WriteGroup
+        do { group = try await openGroup() } catch {
+            await writer.unlock()
+            throw error
         }
+        let transaction = PostgresTransaction(store: self, group: group)
+        let outcome: Result<T, any Error>
+        do { outcome = .success(try await body(transaction)) } catch { outcome = .failure(error) }
+        var failure: (any Error)? { if case .failure(let error) = outcome { error } else { nil } }
+        switch await transaction.finish(failure: failure) {
+        case .completed:
+            try await endTurn(group, waitForCommit: true)
+            return try outcome.get()
+        case .failed(let error):
+            try? await endTurn(group, waitForCommit: false)
+            throw error
+        case .broken(let error):
+            await abandon(group, because: error)
+            await writer.unlock()
+            throw error
+        }
+    }
+
+    /// The open group commit, or a new one: `BEGIN` and the schema's advisory lock, so
+    /// replicas of the service sharing the schema write one at a time too. Only called
+    /// while holding ``writer``.
+    private func openGroup() async throws -> WriteGroup {
+        if let open = currentGroup.withLock({ $0 }) { return open }
+        let connection = try await openWriter()
+        do {
+            try await run(connection, "BEGIN")
+            try await run(connection, "SELECT pg_advisory_xact_lock(hashtext(\(schema)))")
+        } catch {
+            dropWriter(connection)
+            throw error
+        }
+        let group = WriteGroup(connection: connection)
+        currentGroup.withLock { $0 = group }
+        return group
+    }
+
+    /// Ends a member's turn: passes the writer to the next write in line, which joins the
+    /// group, or — with nobody waiting or the group full — commits the group. A member that
+    /// completed returns only once its group committed.
+    private func endTurn(_ group: WriteGroup, waitForCommit: Bool) async throws {
+        if group.members < Self.maximumGroup, await writer.handOff() {
+            if waitForCommit { try await group.outcome() }
+            return
+        }
+        do { try await commit(group) } catch {
+            await writer.unlock()
+            throw error
+        }
+        await writer.unlock()
+    }
+
+    /// Sends the group's pending writes and commits; every waiting member learns the outcome.
+    private func commit(_ group: WriteGroup) async throws {
+        let connection = group.connection
+        do {
+            let pending = group.takePending()
+            if !pending.isEmpty { try await run(connection, try pending.statement(tables)) }
+            try await run(connection, "COMMIT")
+        } catch {
+            await abandon(group, because: error)
+            throw error
+        }
+        currentGroup.withLock { $0 = nil }
+        let handedOut = group.nextIds
+        if !handedOut.isEmpty { committedNextIds.withLock { $0.merge(handedOut, uniquingKeysWith: max) } }
+        group.settle(.success(()))
+        if group.enqueued { await outboxBell.ring() }
+    }
+
+    /// Rolls a failed group back; the members waiting for its commit get a 503 to retry.
+    private func abandon(_ group: WriteGroup, because error: any Error) async {
+        await rollBack(group.connection)
+        currentGroup.withLock { $0 = nil }
+        let refusal = error as? Refusal
+            ?? Refusal.unavailable("a write this one was committed with failed (\(error)); nothing was committed", retryAfterSeconds: 1)
+        group.settle(.failure(refusal))
+    }
+
+    /// The highest id each collection's sequence is known to have reached in committed
+    /// state: a put of an id at or below it need not raise the sequence.
+    func sequenceCovers(_ collection: String, id: Int64) -> Bool {
+        committedNextIds.withLock { ($0[collection] ?? 0) >= id }
     }
 
     /// The writer connection, opened (again) if there is none or the last one broke.
@@ -174,6 +248,7 @@ public final class PostgresStore: Store {
     /// Ends the transaction without its changes; a connection that cannot even roll back
     /// is dropped, which rolls back on the server.
     private func rollBack(_ connection: PostgresConnection) async {
+        if connection.isClosed { return dropWriter(connection) }
         do { try await run(connection, "ROLLBACK") } catch { dropWriter(connection) }
     }
 
@@ -250,10 +325,7 @@ public final class PostgresStore: Store {
     public func markPublished(_ sequences: [Int64]) async throws {
         guard !sequences.isEmpty else { return }
         let now = Clock.millis()
-        try await write { tx in
-            try await (tx as! PostgresTransaction).execute(
-                "UPDATE \(unescaped: tables.outbox) SET published_at = \(now) WHERE seq = ANY(\(sequences))")
-        }
+        try await write { tx in (tx as! PostgresTransaction).markPublished(sequences, at: now) }
     }
 
     public func outboxBacklog() async throws -> Int {
@@ -294,10 +366,12 @@ public final class PostgresStore: Store {
     }
 
     public func close() async throws {
-        await writer.withLock {
-            if let connection = writerConnection.withLock({ $0 }) { try? await connection.close() }
-            writerConnection.withLock { $0 = nil }
-        }
+        await writer.lock()
+        // Members of an open group wait for its commit.
+        if let open = currentGroup.withLock({ $0 }) { try? await commit(open) }
+        if let connection = writerConnection.withLock({ $0 }) { try? await connection.close() }
+        writerConnection.withLock { $0 = nil }
+        await writer.unlock()
         runner.cancel()
     }
 }
@@ -314,107 +388,217 @@ public struct PostgresFailure: Error, CustomStringConvertible {
     public var description: String { "PostgreSQL error \(sqlState ?? "?"): \(message ?? "no message")" }
 }
 
-/// A transaction of a ``PostgresStore``; valid only inside ``PostgresStore/write(_:)``.
+/// One ``PostgresStore/write(_:)``'s view of its group's transaction; valid only inside
+/// `write`. Writes wait in its ``PendingWrites`` (see there); reads see them.
 final class PostgresTransaction: StoreTransaction {
     let store: PostgresStore
-    let connection: PostgresConnection
-    let enqueued = Mutex(false)
-    init(store: PostgresStore, connection: PostgresConnection) {
-        self.store = store
-        self.connection = connection
+    let group: WriteGroup
+    private let state = Mutex(Member())
+
+    struct Member {
+        var pending = PendingWrites()
+        /// Taken before this member first sent its own writes while earlier members'
+        /// writes were in the transaction, so that a failure undoes only its own.
+        var savepoint: String?
+        var sentOwn = false
+        /// The first statement that failed: the transaction cannot go on without a rollback.
+        var serverFailure: (any Error)?
+        var nextIds: [String: Int64] = [:]
+        var enqueued = false
     }
+
+    /// How a member's turn ended.
+    enum End {
+        case completed
+        /// Failed, and left the group as it was.
+        case failed(any Error)
+        /// Failed, and took the group's transaction down with it.
+        case broken(any Error)
+    }
+
+    init(store: PostgresStore, group: WriteGroup) {
+        self.store = store
+        self.group = group
+    }
+
     var service: String { store.service }
     private var t: PostgresStore.Tables { store.tables }
 
+    /// After the body returned (`failure` nil) or threw.
+    func finish(failure: (any Error)?) async -> End {
+        let member = state.withLock { $0 }
+        guard let error = failure ?? member.serverFailure else {
+            group.complete(member.pending, nextIds: member.nextIds, enqueued: member.enqueued)
+            return .completed
+        }
+        // Nothing of this member reached the database but ids drawn from sequences (gaps
+        // are allowed): dropping its pending writes undoes it.
+        if member.serverFailure == nil && !member.sentOwn { return .failed(error) }
+        guard let savepoint = member.savepoint else { return .broken(error) }
+        do {
+            try await store.run(group.connection, PostgresQuery(unsafeSQL: "ROLLBACK TO SAVEPOINT \(savepoint)"))
+            return .failed(error)
+        } catch {
+            return .broken(error)
+        }
+    }
+
+    /// Sends a statement on the group's connection, remembering a failure.
+    private func send(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        do {
+            return try await store.rows(group.connection, query)
+        } catch {
+            state.withLock { if $0.serverFailure == nil { $0.serverFailure = error } }
+            throw error
+        }
+    }
+
+    /// Sends every pending write, the earlier members' and this one's, before a read that
+    /// must see them.
+    private func sendPending() async throws {
+        let earlier = group.takePending()
+        if !earlier.isEmpty { _ = try await send(try earlier.statement(t)) }
+        let own: PendingWrites = state.withLock { member in
+            defer { member.pending = PendingWrites() }
+            return member.pending
+        }
+        guard !own.isEmpty else { return }
+        if group.members > 0 && state.withLock({ $0.savepoint == nil }) {
+            let name = group.newSavepoint()
+            _ = try await send(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"))
+            state.withLock { $0.savepoint = name }
+        }
+        state.withLock { $0.sentOwn = true }
+        _ = try await send(try own.statement(t))
+    }
+
+    /// Any statement, after every pending write: for the store's own maintenance.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await store.rows(connection, query)
+        try await sendPending()
+        return try await send(query)
     }
 
     func execute(_ query: PostgresQuery) async throws {
-        try await store.run(connection, query)
+        _ = try await rows(query)
+    }
+
+    func markPublished(_ sequences: [Int64], at time: Int64) {
+        state.withLock {
+            $0.pending.published += sequences
+            $0.pending.publishedAt = max($0.pending.publishedAt, time)
+        }
+    }
+
+    // MARK: Documents
+
+    /// A document's pending body (nil: pending deletion), or nil if no write of it is pending.
+    private func pendingDocument(_ collection: String, id: Int64) -> String?? {
+        let key = PendingWrites.DocumentKey(collection: collection, id: id)
+        if let own = state.withLock({ $0.pending.documents[key] }) { return .some(own) }
+        return group.pendingDocument(key)
+    }
+
+    private func touches(_ collection: String) -> Bool {
+        state.withLock { $0.pending.touchedCollections.contains(collection) } || group.touches(collection: collection)
     }
 
     func document(_ collection: String, id: Int64) async throws -> Data? {
-        try await rows(PostgresSQL.document(t, collection, id: id)).first.map { Data(try $0.decode(String.self).utf8) }
+        if let pending = pendingDocument(collection, id: id) { return pending.map { Data($0.utf8) } }
+        return try await send(PostgresSQL.document(t, collection, id: id)).first.map { Data(try $0.decode(String.self).utf8) }
     }
 
     func documents(_ collection: String, _ query: DocumentQuery) async throws -> [StoredDocument] {
-        try await rows(PostgresSQL.documents(t, collection, query.validated())).map(PostgresSQL.storedDocument)
+        let query = try query.validated()
+        if touches(collection) { try await sendPending() }
+        return try await send(PostgresSQL.documents(t, collection, query)).map(PostgresSQL.storedDocument)
     }
 
     func count(_ collection: String, matching filters: [FieldMatch]) async throws -> Int {
         let query = try DocumentQuery(filters: filters).validated()
-        return try await rows(PostgresSQL.count(t, collection, query.filters)).first.map { Int(try $0.decode(Int64.self)) } ?? 0
+        if touches(collection) { try await sendPending() }
+        return try await send(PostgresSQL.count(t, collection, query.filters)).first.map { Int(try $0.decode(Int64.self)) } ?? 0
     }
 
     func put(_ collection: String, id: Int64, body: Data) async throws {
-        let text = String(decoding: body, as: UTF8.self)
-        try await execute("""
-            INSERT INTO \(unescaped: t.documents) (collection, id, body) VALUES (\(collection), \(id), \(text)::jsonb)
-            ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body
-            """)
-        // Keep the id sequence ahead of ids chosen by the caller (views keyed by matchId).
-        try await execute("""
-            INSERT INTO \(unescaped: t.sequences) (collection, next) VALUES (\(collection), \(id))
-            ON CONFLICT (collection) DO UPDATE SET next = GREATEST(\(unescaped: t.sequences).next, excluded.next)
-            """)
-    }
-
-    func delete(_ collection: String, id: Int64) async throws -> Bool {
-        try await !rows("DELETE FROM \(unescaped: t.documents) WHERE collection = \(collection) AND id = \(id) RETURNING 1").isEmpty
-    }
-
-    func nextId(_ collection: String) async throws -> Int64 {
-        try await rows("""
-            INSERT INTO \(unescaped: t.sequences) (collection, next) VALUES (\(collection), 1)
-            ON CONFLICT (collection) DO UPDATE SET next = \(unescaped: t.sequences).next + 1 RETURNING next
-            """)[0].decode(Int64.self)
-    }
-
-    func enqueue(_ events: [EventEnvelope]) async throws {
-        guard !events.isEmpty else { return }
-        enqueued.withLock { $0 = true }
-        for e in events {
-            let payload = String(decoding: e.payload, as: UTF8.self)
-            try await execute("""
-                INSERT INTO \(unescaped: t.outbox) (event_id, type, source, time, key, traceparent, payload)
-                VALUES (\(e.id), \(e.type), \(e.source), \(e.time), \(e.key), \(e.traceparent), \(payload))
-                """)
+        // Keep the id sequence ahead of ids chosen by the caller (views keyed by matchId),
+        // unless a committed or this transaction's nextId already took it past.
+        let covered = store.sequenceCovers(collection, id: id) || (state.withLock { $0.nextIds[collection] } ?? 0) >= id
+            || (group.nextIds[collection] ?? 0) >= id
+        state.withLock { member in
+            member.pending.put(collection, id: id, body: String(decoding: body, as: UTF8.self))
+            if !covered { member.pending.sequenceFloors[collection] = max(member.pending.sequenceFloors[collection] ?? 0, id) }
         }
     }
 
-    func recordHandled(eventId: String, by consumer: String) async throws -> Bool {
-        try await !rows("""
-            INSERT INTO \(unescaped: t.handled) (consumer, event_id, handled_at) VALUES (\(consumer), \(eventId), \(Clock.millis()))
-            ON CONFLICT DO NOTHING RETURNING 1
-            """).isEmpty
+    func delete(_ collection: String, id: Int64) async throws -> Bool {
+        let existed: Bool
+        if let pending = pendingDocument(collection, id: id) {
+            existed = pending != nil
+        } else {
+            existed = try await !send("SELECT 1 FROM \(unescaped: t.documents) WHERE collection = \(collection) AND id = \(id)").isEmpty
+        }
+        state.withLock { $0.pending.put(collection, id: id, body: nil) }
+        return existed
     }
 
-    func position(group: String, partition: Int) async throws -> Int64 {
-        try await rows("SELECT position FROM \(unescaped: t.positions) WHERE grp = \(group) AND part = \(partition)")
+    func nextId(_ collection: String) async throws -> Int64 {
+        if state.withLock({ $0.pending.sequenceFloors[collection] != nil }) || group.raisesSequence(of: collection) {
+            try await sendPending()
+        }
+        let next = try await send("""
+            INSERT INTO \(unescaped: t.sequences) (collection, next) VALUES (\(collection), 1)
+            ON CONFLICT (collection) DO UPDATE SET next = \(unescaped: t.sequences).next + 1 RETURNING next
+            """)[0].decode(Int64.self)
+        state.withLock { $0.nextIds[collection] = max($0.nextIds[collection] ?? 0, next) }
+        return next
+    }
+
+    // MARK: Outbox, handled events, positions, dead letters
+
+    func enqueue(_ events: [EventEnvelope]) async throws {
+        guard !events.isEmpty else { return }
+        state.withLock {
+            $0.pending.outbox += events
+            $0.enqueued = true
+        }
+    }
+
+    /// Writers of a schema run one at a time, so a check followed by a pending insert is
+    /// as good as an insert that reports a conflict.
+    func recordHandled(eventId: String, by consumer: String) async throws -> Bool {
+        let key = PendingWrites.HandledKey(consumer: consumer, eventId: eventId)
+        if state.withLock({ $0.pending.handled[key] != nil }) || group.pendingHandled(key) { return false }
+        let known = try await send("""
+            SELECT 1 FROM \(unescaped: t.handled) WHERE consumer = \(consumer) AND event_id = \(eventId)
+            """)
+        guard known.isEmpty else { return false }
+        state.withLock { $0.pending.handled[key] = Clock.millis() }
+        return true
+    }
+
+    func position(group name: String, partition: Int) async throws -> Int64 {
+        let key = PendingWrites.PositionKey(group: name, partition: partition)
+        if let pending = state.withLock({ $0.pending.positions[key] }) ?? group.pendingPosition(key) { return pending }
+        return try await send("SELECT position FROM \(unescaped: t.positions) WHERE grp = \(name) AND part = \(partition)")
             .first.map { try $0.decode(Int64.self) } ?? 0
     }
 
-    func setPosition(group: String, partition: Int, to position: Int64) async throws {
-        try await execute("""
-            INSERT INTO \(unescaped: t.positions) (grp, part, position) VALUES (\(group), \(partition), \(position))
-            ON CONFLICT (grp, part) DO UPDATE SET position = excluded.position
-            """)
+    func setPosition(group name: String, partition: Int, to position: Int64) async throws {
+        state.withLock { $0.pending.positions[PendingWrites.PositionKey(group: name, partition: partition)] = position }
     }
 
     func park(_ letter: DeadLetter) async throws {
-        let envelope = try JSON.encodeString(letter.envelope)
-        try await execute("""
-            INSERT INTO \(unescaped: t.deadLetters) (grp, part, position, envelope, error, attempts, parked_at)
-            VALUES (\(letter.group), \(letter.partition), \(letter.position), \(envelope), \(letter.error), \(letter.attempts), \(letter.parkedAt))
-            """)
+        state.withLock { $0.pending.parked.append(letter) }
     }
 
     func takeDeadLetter(id: Int64) async throws -> DeadLetter? {
-        try await rows("""
-            DELETE FROM \(unescaped: t.deadLetters) WHERE id = \(id)
-            RETURNING id, grp, part, position, envelope, error, attempts, parked_at
+        if state.withLock({ $0.pending.takenDeadLetters.contains(id) }) || group.hasTaken(id) { return nil }
+        if state.withLock({ !$0.pending.parked.isEmpty }) || group.hasParked { try await sendPending() }
+        let letter = try await send("""
+            SELECT id, grp, part, position, envelope, error, attempts, parked_at FROM \(unescaped: t.deadLetters) WHERE id = \(id)
             """).first.map(PostgresSQL.deadLetter)
+        if letter != nil { state.withLock { $0.pending.takenDeadLetters.append(id) } }
+        return letter
     }
 }
 

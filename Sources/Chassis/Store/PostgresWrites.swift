@@ -1,0 +1,240 @@
+import Foundation
+import PostgresNIO
+import Synchronization
+
+/// Writes a ``PostgresStore`` transaction has made but not sent yet.
+///
+/// Every write a transaction makes whose answer it does not need — a document put or
+/// deleted, an event enqueued, a handled record, a position, a dead letter parked or
+/// taken, outbox rows marked published — waits here and goes to the database with the
+/// others as **one statement**, either at commit or just before a read whose answer they
+/// could change. Reads of a single document, a position or a handled record are answered
+/// from here when it holds them. On a database a round trip away, this turns a
+/// transaction of N writes into one round trip instead of N.
+///
+/// Later writes of the same key replace earlier ones, so the statement never touches a
+/// row twice (which PostgreSQL refuses within one statement); events keep their order.
+struct PendingWrites: Sendable {
+    struct DocumentKey: Hashable, Sendable { var collection: String; var id: Int64 }
+    struct PositionKey: Hashable, Sendable { var group: String; var partition: Int }
+    struct HandledKey: Hashable, Sendable { var consumer: String; var eventId: String }
+
+    /// A document's new body (JSON text), or nil where it is deleted.
+    var documents: [DocumentKey: String?] = [:]
+    /// Collections with a document in `documents`: reads of them must see those first.
+    var touchedCollections: Set<String> = []
+    /// Ids a collection's id sequence must stay ahead of.
+    var sequenceFloors: [String: Int64] = [:]
+    var outbox: [EventEnvelope] = []
+    var handled: [HandledKey: Int64] = [:]
+    var positions: [PositionKey: Int64] = [:]
+    var parked: [DeadLetter] = []
+    var takenDeadLetters: [Int64] = []
+    var published: [Int64] = []
+    var publishedAt: Int64 = 0
+
+    var isEmpty: Bool {
+        documents.isEmpty && sequenceFloors.isEmpty && outbox.isEmpty && handled.isEmpty && positions.isEmpty
+            && parked.isEmpty && takenDeadLetters.isEmpty && published.isEmpty
+    }
+
+    mutating func put(_ collection: String, id: Int64, body: String?) {
+        documents[DocumentKey(collection: collection, id: id)] = .some(body)
+        touchedCollections.insert(collection)
+    }
+
+    /// `later`'s writes applied after these.
+    mutating func absorb(_ later: PendingWrites) {
+        documents.merge(later.documents) { _, new in new }
+        touchedCollections.formUnion(later.touchedCollections)
+        sequenceFloors.merge(later.sequenceFloors, uniquingKeysWith: max)
+        outbox += later.outbox
+        handled.merge(later.handled) { old, _ in old }
+        positions.merge(later.positions) { _, new in new }
+        parked += later.parked
+        takenDeadLetters += later.takenDeadLetters
+        published += later.published
+        publishedAt = max(publishedAt, later.publishedAt)
+    }
+
+    /// The one statement that applies everything: a data-modifying `WITH` part per kind of
+    /// write, each over arrays bound as parameters (`unnest`), so the statement's text
+    /// depends only on which kinds are present.
+    func statement(_ t: PostgresStore.Tables) throws -> PostgresQuery {
+        var parts: [String] = []
+        var binds = PostgresBindings()
+        func bind<V: PostgresEncodable>(_ value: V, as type: String) throws -> String {
+            try binds.append(value)
+            return "$\(binds.count)::\(type)"
+        }
+        let puts = documents.compactMap { key, body in body.map { (key, $0) } }
+        if !puts.isEmpty {
+            parts.append("""
+                INSERT INTO \(t.documents) (collection, id, body) SELECT c, i, b::jsonb FROM unnest(\(try bind(puts.map(\.0.collection), as: "text[]")), \
+                \(try bind(puts.map(\.0.id), as: "int8[]")), \(try bind(puts.map(\.1), as: "text[]"))) AS u(c, i, b) \
+                ON CONFLICT (collection, id) DO UPDATE SET body = excluded.body
+                """)
+        }
+        let deletes = documents.compactMap { key, body in body == nil ? key : nil }
+        if !deletes.isEmpty {
+            parts.append("""
+                DELETE FROM \(t.documents) WHERE (collection, id) IN (SELECT * FROM unnest(\(try bind(deletes.map(\.collection), as: "text[]")), \
+                \(try bind(deletes.map(\.id), as: "int8[]"))))
+                """)
+        }
+        if !sequenceFloors.isEmpty {
+            parts.append("""
+                INSERT INTO \(t.sequences) (collection, next) SELECT * FROM unnest(\(try bind(Array(sequenceFloors.keys), as: "text[]")), \
+                \(try bind(Array(sequenceFloors.values), as: "int8[]"))) ON CONFLICT (collection) DO UPDATE \
+                SET next = GREATEST(\(t.sequences).next, excluded.next)
+                """)
+        }
+        if !outbox.isEmpty {
+            // Rows take their sequence numbers in the order they are inserted: the order enqueued.
+            parts.append("""
+                INSERT INTO \(t.outbox) (event_id, type, source, time, key, traceparent, payload) \
+                SELECT e, y, s, m, k, NULLIF(p, ''), b FROM unnest(\(try bind(outbox.map(\.id), as: "text[]")), \
+                \(try bind(outbox.map(\.type), as: "text[]")), \(try bind(outbox.map(\.source), as: "text[]")), \
+                \(try bind(outbox.map(\.time), as: "int8[]")), \(try bind(outbox.map(\.key), as: "text[]")), \
+                \(try bind(outbox.map { $0.traceparent ?? "" }, as: "text[]")), \
+                \(try bind(outbox.map { String(decoding: $0.payload, as: UTF8.self) }, as: "text[]"))) \
+                WITH ORDINALITY AS u(e, y, s, m, k, p, b, n) ORDER BY n
+                """)
+        }
+        if !handled.isEmpty {
+            parts.append("""
+                INSERT INTO \(t.handled) (consumer, event_id, handled_at) SELECT * FROM unnest(\
+                \(try bind(handled.keys.map(\.consumer), as: "text[]")), \(try bind(handled.keys.map(\.eventId), as: "text[]")), \
+                \(try bind(Array(handled.values), as: "int8[]"))) ON CONFLICT DO NOTHING
+                """)
+        }
+        if !positions.isEmpty {
+            parts.append("""
+                INSERT INTO \(t.positions) (grp, part, position) SELECT g, p::int4, o FROM unnest(\
+                \(try bind(positions.keys.map(\.group), as: "text[]")), \(try bind(positions.keys.map { Int64($0.partition) }, as: "int8[]")), \
+                \(try bind(Array(positions.values), as: "int8[]"))) AS u(g, p, o) \
+                ON CONFLICT (grp, part) DO UPDATE SET position = excluded.position
+                """)
+        }
+        if !parked.isEmpty {
+            let envelopes = parked.map { (try? JSON.encodeString($0.envelope)) ?? "{}" }
+            parts.append("""
+                INSERT INTO \(t.deadLetters) (grp, part, position, envelope, error, attempts, parked_at) \
+                SELECT g, p::int4, o, e, r, a::int4, t FROM unnest(\(try bind(parked.map(\.group), as: "text[]")), \
+                \(try bind(parked.map { Int64($0.partition) }, as: "int8[]")), \(try bind(parked.map(\.position), as: "int8[]")), \
+                \(try bind(envelopes, as: "text[]")), \(try bind(parked.map(\.error), as: "text[]")), \
+                \(try bind(parked.map { Int64($0.attempts) }, as: "int8[]")), \(try bind(parked.map(\.parkedAt), as: "int8[]"))) \
+                WITH ORDINALITY AS u(g, p, o, e, r, a, t, n) ORDER BY n
+                """)
+        }
+        if !takenDeadLetters.isEmpty {
+            parts.append("DELETE FROM \(t.deadLetters) WHERE id = ANY(\(try bind(takenDeadLetters, as: "int8[]")))")
+        }
+        if !published.isEmpty {
+            parts.append("UPDATE \(t.outbox) SET published_at = \(try bind(publishedAt, as: "int8")) WHERE seq = ANY(\(try bind(published, as: "int8[]")))")
+        }
+        let with = parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ", ")
+        return PostgresQuery(unsafeSQL: "WITH \(with) SELECT 1", binds: binds)
+    }
+}
+
+/// One PostgreSQL transaction that several ``Store/write(_:)`` calls share, one after
+/// another: **group commit**.
+///
+/// A write that finds others queued behind it does not commit: it passes the writer to
+/// the next one and waits for the group's commit, and the last of the group (or the
+/// ``PostgresStore/maximumGroup``-th) commits for all. The members still run one at a
+/// time, each seeing everything the members before it wrote, so the group is exactly as
+/// if each had committed alone — but `BEGIN`, the schema lock, the final write and
+/// `COMMIT` (four round trips) are paid once per group instead of once per write.
+///
+/// A member that fails leaves the group unchanged: its pending writes are dropped, and if
+/// it had already sent some (a read needed them first) while earlier members were in the
+/// group, it had taken a savepoint before them and rolls back to it. A failure of the
+/// database itself (a broken connection, a timeout) fails the whole group: every member
+/// waiting for the commit gets the error, and nothing of the group is committed.
+final class WriteGroup: Sendable {
+    let connection: PostgresConnection
+    private let state = Mutex(State())
+
+    struct State {
+        /// What members that completed have written and not sent yet.
+        var pending = PendingWrites()
+        /// Members that completed and wait for the commit.
+        var members = 0
+        var enqueued = false
+        var savepoints = 0
+        /// The highest id each collection's sequence handed out to completed members.
+        var nextIds: [String: Int64] = [:]
+        var outcome = Outcome.open([])
+    }
+
+    enum Outcome {
+        case open([CheckedContinuation<Void, any Error>])
+        case settled(Result<Void, any Error>)
+    }
+
+    init(connection: PostgresConnection) { self.connection = connection }
+
+    var members: Int { state.withLock { $0.members } }
+    var enqueued: Bool { state.withLock { $0.enqueued } }
+    var nextIds: [String: Int64] { state.withLock { $0.nextIds } }
+
+    func pendingDocument(_ key: PendingWrites.DocumentKey) -> String?? { state.withLock { $0.pending.documents[key] } }
+    func pendingPosition(_ key: PendingWrites.PositionKey) -> Int64? { state.withLock { $0.pending.positions[key] } }
+    func pendingHandled(_ key: PendingWrites.HandledKey) -> Bool { state.withLock { $0.pending.handled[key] != nil } }
+    func touches(collection: String) -> Bool { state.withLock { $0.pending.touchedCollections.contains(collection) } }
+    func raisesSequence(of collection: String) -> Bool { state.withLock { $0.pending.sequenceFloors[collection] != nil } }
+    var hasParked: Bool { state.withLock { !$0.pending.parked.isEmpty } }
+    func hasTaken(_ id: Int64) -> Bool { state.withLock { $0.pending.takenDeadLetters.contains(id) } }
+
+    /// Takes the completed members' pending writes, to send them.
+    func takePending() -> PendingWrites {
+        state.withLock { state in
+            defer { state.pending = PendingWrites() }
+            return state.pending
+        }
+    }
+
+    func newSavepoint() -> String {
+        state.withLock { state in
+            state.savepoints += 1
+            return "member\(state.savepoints)"
+        }
+    }
+
+    /// A member completed: its writes join the group's.
+    func complete(_ writes: PendingWrites, nextIds: [String: Int64], enqueued: Bool) {
+        state.withLock { state in
+            state.pending.absorb(writes)
+            state.nextIds.merge(nextIds, uniquingKeysWith: max)
+            state.members += 1
+            state.enqueued = state.enqueued || enqueued
+        }
+    }
+
+    /// Waits until the group committed (or failed).
+    func outcome() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let settled: Result<Void, any Error>? = state.withLock { state in
+                switch state.outcome {
+                case .open(let waiting):
+                    state.outcome = .open(waiting + [continuation])
+                    return nil
+                case .settled(let result):
+                    return result
+                }
+            }
+            if let settled { continuation.resume(with: settled) }
+        }
+    }
+
+    func settle(_ result: Result<Void, any Error>) {
+        let waiting: [CheckedContinuation<Void, any Error>] = state.withLock { state in
+            guard case .open(let waiting) = state.outcome else { return [] }
+            state.outcome = .settled(result)
+            return waiting
+        }
+        for continuation in waiting { continuation.resume(with: result) }
+    }
+}
