@@ -16,6 +16,8 @@
 #   MSA_TEST_NATS_CLUSTER  nats://127.0.0.1:P1,nats://127.0.0.1:P2,nats://127.0.0.1:P3
 # and the PID of every process it started; `stop` kills exactly those PIDs and removes
 # the directory. Ports are picked free at start, so several runs can share a machine.
+# MSA_INFRA_PG_OPTIONS adds server options, e.g. for profiling:
+#   MSA_INFRA_PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements" scripts/infra.sh start postgres
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${MSA_INFRA_DIR:-$PWD/.build/infra}
@@ -111,7 +113,7 @@ launch_postgres() {
     # No fsync: a test-only speedup that loses data only when the machine itself crashes;
     # a killed postgres process loses no commit. The tests kill processes, never machines.
     detach as_postgres "$bin/postgres" -D "$data" -k "$data" -c listen_addresses=127.0.0.1 -p "$port" \
-        -c fsync=off -c full_page_writes=off -c max_connections=300 \
+        -c fsync=off -c full_page_writes=off -c max_connections=300 ${MSA_INFRA_PG_OPTIONS:-} \
         >>"$dir/postgres.log" 2>&1
     pid=$!
     wait_for_port "$port" postgres "$pid"

@@ -130,8 +130,15 @@ public final class EventConsumer: Service {
     }
 
     /// Handles `partition` from its committed position while this member owns it.
+    ///
+    /// Events no policy handles move the position without a transaction of their own: it
+    /// is written with the next handled event, or with the acknowledgement (at most once
+    /// per ``ConsumerSettings/ackInterval``). After a crash such events are read again and
+    /// skipped again; nothing is handled twice, and a consumer of a few event types does
+    /// not pay a commit for every event of the system.
     private func consume(_ partition: Int) async throws {
         var position = try await store.write { try await $0.position(group: group, partition: partition) }
+        var recorded = position
         var acknowledged = position
         var lastAcknowledged = ContinuousClock.now
         while owns(partition) && !isStopping {
@@ -139,23 +146,23 @@ public final class EventConsumer: Service {
                                               limit: settings.batchSize, wait: settings.fetchWait)
             if let last = records.last, try await handleTogether(records, partition: partition) {
                 position = last.position
+                recorded = position
             } else {
-                var committed = position
                 for record in records {
                     guard owns(partition) && !isStopping else { break }
                     if policies.handler(for: record.envelope.type) != nil {
                         guard try await handle(record, partition: partition) else { return }
-                        committed = record.position
+                        recorded = record.position
                     }
                     position = record.position
                 }
-                if position != committed {
-                    // Only unhandled types since the last commit: record the position once.
-                    let reached = position
-                    try await store.write { try await $0.setPosition(group: group, partition: partition, to: reached) }
-                }
             }
             if position != acknowledged && (records.isEmpty || lastAcknowledged.duration(to: .now) >= settings.ackInterval) {
+                if position != recorded {
+                    let reached = position
+                    try await store.write { try await $0.setPosition(group: group, partition: partition, to: reached) }
+                    recorded = position
+                }
                 try await bus.acknowledge(group: group, partition: partition, through: position)
                 (acknowledged, lastAcknowledged) = (position, .now)
             }

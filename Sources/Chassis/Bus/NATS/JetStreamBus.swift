@@ -55,6 +55,10 @@ public final class JetStreamBus: EventBus {
     struct Cursor {
         /// The position the durable consumer was started after.
         var base: Int64
+        /// Delivers the consumer's events as they are stored; opened by the first fetch that
+        /// waits (a consumer's loop). Fetches that do not wait (tools, tests reading the
+        /// log) pull what is stored instead, until a feed is open.
+        var feed: PullFeed?
         /// Delivered events not yet passed by the caller, in order.
         var buffer: [BusRecord] = []
         /// Reply subjects that acknowledge delivered events, by position.
@@ -136,27 +140,32 @@ public final class JetStreamBus: EventBus {
         let ready = buffered ?? []
         if ready.count >= limit { return Array(ready.prefix(limit)) }
 
-        var messages: [NATSMessage]
-        let name = consumer(group, partition)
+        let messages: [NATSMessage]
+        var feed = cursors.withLock { $0[key]?.feed }
         do {
-            // Top up with what is there now; if there is nothing at all, wait for one event
-            // only, so the fetch returns as soon as it arrives (a pull for a whole batch would
-            // wait to fill it), then take whatever followed it.
-            messages = try await jetStream.pull(stream: stream, consumer: name, batch: limit - ready.count, expires: .zero)
-            if ready.isEmpty && messages.isEmpty && wait > .zero {
-                messages = try await jetStream.pull(stream: stream, consumer: name, batch: 1, expires: wait)
-                if !messages.isEmpty && limit > 1 {
-                    messages += try await jetStream.pull(stream: stream, consumer: name, batch: limit - 1, expires: .zero)
+            if feed == nil && wait > .zero {
+                let opened = try await PullFeed.start(jetStream, stream: stream, consumer: consumer(group, partition))
+                let kept = cursors.withLock { cursors in
+                    guard cursors[key] != nil, cursors[key]?.feed == nil else { return false }
+                    cursors[key]?.feed = opened
+                    return true
                 }
+                if kept { feed = opened } else { opened.close() }
             }
-        } catch let error as JetStreamError {
-            // The consumer was deleted or recreated under us (the partition moved): start
-            // over from the committed position on the next fetch.
-            cursors.withLock { _ = $0.removeValue(forKey: key) }
+            if let feed {
+                messages = try await feed.take(limit: limit - ready.count, wait: ready.isEmpty ? wait : .zero)
+            } else {
+                messages = try await jetStream.pull(stream: stream, consumer: consumer(group, partition), batch: limit - ready.count,
+                                                    expires: .zero)
+            }
+        } catch {
+            // The consumer was deleted or recreated under us (the partition moved), or the
+            // feed lost its request: start over from the committed position next time.
+            dropCursor(key)
             throw error
         }
         return cursors.withLock { cursors in
-            var cursor = cursors[key] ?? Cursor(base: position)
+            guard var cursor = cursors[key], cursor.feed === feed else { return ready }
             for message in messages {
                 guard let record = Self.record(message) else {
                     logger.warning("skipped a message that is not an event", metadata: ["subject": "\(message.subject)"])
@@ -188,7 +197,12 @@ public final class JetStreamBus: EventBus {
             config["deliver_policy"] = "all"
         }
         try await jetStream.api("CONSUMER.DURABLE.CREATE.\(stream).\(name)", ["stream_name": .string(stream), "config": .object(config)])
-        cursors.withLock { $0["\(group)/\(partition)"] = Cursor(base: position) }
+        let replaced = cursors.withLock { $0.updateValue(Cursor(base: position), forKey: "\(group)/\(partition)") }
+        replaced?.feed?.close()
+    }
+
+    private func dropCursor(_ key: String) {
+        cursors.withLock { $0.removeValue(forKey: key) }?.feed?.close()
     }
 
     public func acknowledge(group: String, partition: Int, through position: Int64) async throws {
@@ -279,7 +293,7 @@ public final class JetStreamBus: EventBus {
             defer { held["\(group)/\(member)"] = mine }
             return mine.subtracting(held["\(group)/\(member)"] ?? [])
         }
-        cursors.withLock { cursors in for partition in gained { cursors["\(group)/\(partition)"] = nil } }
+        for partition in gained { dropCursor("\(group)/\(partition)") }
         return mine
     }
 
@@ -317,6 +331,7 @@ public final class JetStreamBus: EventBus {
     }
 
     public func close() async {
+        for cursor in cursors.withLock({ $0.values }) { cursor.feed?.close() }
         await jetStream.client.close()
     }
 }

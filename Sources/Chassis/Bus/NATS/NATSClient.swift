@@ -213,12 +213,7 @@ public final class NATSClient: Sendable {
     public func requestMany(_ subject: String, payload: ByteBuffer = ByteBuffer(),
                             headers: [(name: String, value: String)] = []) async throws -> NATSReplies {
         try Self.check(subject: subject, headers: headers)
-        let token = state.withLock { state in
-            state.nextToken += 1
-            return state.nextToken
-        }
-        // Not under `<inbox>.*`, which the shared request subscription matches.
-        let inbox = "\(inboxPrefix)-m.\(token)"
+        let inbox = newInbox()
         let subscription = try await subscribe(inbox)
         do {
             try await publish(subject, payload: payload, headers: headers, replyTo: inbox)
@@ -227,6 +222,17 @@ public final class NATSClient: Sendable {
             throw error
         }
         return NATSReplies(subscription: subscription)
+    }
+
+    /// A reply subject of this client's own that no other request or subscription uses:
+    /// for answers that keep coming (``requestMany(_:payload:headers:)``, a JetStream pull).
+    public func newInbox() -> String {
+        let token = state.withLock { state in
+            state.nextToken += 1
+            return state.nextToken
+        }
+        // Not under `<inbox>.*`, which the shared request subscription matches.
+        return "\(inboxPrefix)-m.\(token)"
     }
 
     /// One subscription on `<inbox>.*` carries the answers of every request.
