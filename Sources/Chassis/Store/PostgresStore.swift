@@ -62,10 +62,13 @@ public final class PostgresStore: Store {
         var connection = PostgresConnection.Configuration(host: target.host, port: target.port, username: target.user,
                                                           password: target.password, database: target.database, tls: .disable)
         connection.options.connectTimeout = TimeAmount(min(operationTimeout, .seconds(2)))
+        // Prepared statements name tables without their schema.
+        connection.options.additionalStartupParameters = [("search_path", "\"\(schema)\"")]
         configuration = connection
         var pool = PostgresClient.Configuration(host: target.host, port: target.port, username: target.user,
                                                 password: target.password, database: target.database, tls: .disable)
         pool.options.connectTimeout = min(operationTimeout, .seconds(2))
+        pool.options.additionalStartupParameters = [("search_path", "\"\(schema)\"")]
         pool.options.maximumConnections = 8
         pool.options.keepAliveBehavior = .init(frequency: .seconds(10))
         // The pool reports every failed reconnection attempt at info level, several a
@@ -170,7 +173,7 @@ public final class PostgresStore: Store {
         let connection = try await openWriter()
         do {
             try await run(connection, "BEGIN")
-            try await run(connection, "SELECT pg_advisory_xact_lock(hashtext(\(schema)))")
+            _ = try await rows(connection, Prepared.SchemaLock(schema: schema))
         } catch {
             dropWriter(connection)
             throw error
@@ -267,9 +270,30 @@ public final class PostgresStore: Store {
         }
     }
 
+    /// A prepared statement on the writer connection, bounded and failing like a query.
+    func rows<S: PostgresPreparedStatement>(_ connection: PostgresConnection, _ statement: S) async throws -> [S.Row]
+    where S.Row: Sendable {
+        do {
+            return try await bounded("query") { [logger] in try await Self.collect(connection.execute(statement, logger: logger)) }
+        } catch {
+            if error is Refusal || connection.isClosed { dropWriter(connection) }
+            throw error
+        }
+    }
+
     /// Reads outside transactions, from the pool.
     func read(_ query: PostgresQuery) async throws -> [PostgresRow] {
         try await bounded("query") { [client, logger] in try await client.query(query, logger: logger).collect() }
+    }
+
+    func read<S: PostgresPreparedStatement>(_ statement: S) async throws -> [S.Row] where S.Row: Sendable {
+        try await bounded("query") { [client, logger] in try await Self.collect(client.execute(statement, logger: logger)) }
+    }
+
+    private static func collect<Rows: AsyncSequence>(_ rows: Rows) async throws -> [Rows.Element] {
+        var collected: [Rows.Element] = []
+        for try await row in rows { collected.append(row) }
+        return collected
     }
 
     /// Runs `operation` for at most ``operationTimeout``; a timeout or an unreachable
@@ -296,11 +320,12 @@ public final class PostgresStore: Store {
     // MARK: Reads
 
     public func document(_ collection: String, id: Int64) async throws -> Data? {
-        try await read(PostgresSQL.document(tables, collection, id: id)).first.map { Data(try $0.decode(String.self).utf8) }
+        try await read(Prepared.Document(collection: collection, id: id)).first.map { Data($0.utf8) }
     }
 
     public func documents(_ collection: String, _ query: DocumentQuery) async throws -> [StoredDocument] {
-        try await read(PostgresSQL.documents(tables, collection, query.validated())).map(PostgresSQL.storedDocument)
+        if let whole = Prepared.Collection(collection, query) { return try await read(whole) }
+        return try await read(PostgresSQL.documents(tables, collection, query.validated())).map(PostgresSQL.storedDocument)
     }
 
     public func count(_ collection: String, matching filters: [FieldMatch]) async throws -> Int {
@@ -311,15 +336,7 @@ public final class PostgresStore: Store {
     // MARK: Outbox, dead letters, retention
 
     public func pendingOutbox(limit: Int) async throws -> [OutboxEntry] {
-        try await read("""
-            SELECT seq, event_id, type, source, time, key, traceparent, payload FROM \(unescaped: tables.outbox)
-            WHERE published_at IS NULL ORDER BY seq LIMIT \(limit)
-            """).map { row in
-            let (seq, id, type, source, time, key, traceparent, payload) =
-                try row.decode((Int64, String, String, String, Int64, String, String?, String).self)
-            return OutboxEntry(sequence: seq, envelope: EventEnvelope(id: id, type: type, source: source, time: time, key: key,
-                                                                      traceparent: traceparent, payload: Data(payload.utf8)))
-        }
+        try await read(Prepared.PendingOutbox(limit: Int64(limit)))
     }
 
     public func markPublished(_ sequences: [Int64]) async throws {
@@ -453,6 +470,15 @@ final class PostgresTransaction: StoreTransaction {
         }
     }
 
+    private func send<S: PostgresPreparedStatement>(_ statement: S) async throws -> [S.Row] where S.Row: Sendable {
+        do {
+            return try await store.rows(group.connection, statement)
+        } catch {
+            state.withLock { if $0.serverFailure == nil { $0.serverFailure = error } }
+            throw error
+        }
+    }
+
     /// Sends every pending write, the earlier members' and this one's, before a read that
     /// must see them.
     private func sendPending() async throws {
@@ -504,12 +530,13 @@ final class PostgresTransaction: StoreTransaction {
 
     func document(_ collection: String, id: Int64) async throws -> Data? {
         if let pending = pendingDocument(collection, id: id) { return pending.map { Data($0.utf8) } }
-        return try await send(PostgresSQL.document(t, collection, id: id)).first.map { Data(try $0.decode(String.self).utf8) }
+        return try await send(Prepared.Document(collection: collection, id: id)).first.map { Data($0.utf8) }
     }
 
     func documents(_ collection: String, _ query: DocumentQuery) async throws -> [StoredDocument] {
         let query = try query.validated()
         if touches(collection) { try await sendPending() }
+        if let whole = Prepared.Collection(collection, query) { return try await send(whole) }
         return try await send(PostgresSQL.documents(t, collection, query)).map(PostgresSQL.storedDocument)
     }
 
@@ -535,7 +562,7 @@ final class PostgresTransaction: StoreTransaction {
         if let pending = pendingDocument(collection, id: id) {
             existed = pending != nil
         } else {
-            existed = try await !send("SELECT 1 FROM \(unescaped: t.documents) WHERE collection = \(collection) AND id = \(id)").isEmpty
+            existed = try await !send(Prepared.DocumentExists(collection: collection, id: id)).isEmpty
         }
         state.withLock { $0.pending.put(collection, id: id, body: nil) }
         return existed
@@ -545,10 +572,7 @@ final class PostgresTransaction: StoreTransaction {
         if state.withLock({ $0.pending.sequenceFloors[collection] != nil }) || group.raisesSequence(of: collection) {
             try await sendPending()
         }
-        let next = try await send("""
-            INSERT INTO \(unescaped: t.sequences) (collection, next) VALUES (\(collection), 1)
-            ON CONFLICT (collection) DO UPDATE SET next = \(unescaped: t.sequences).next + 1 RETURNING next
-            """)[0].decode(Int64.self)
+        let next = try await send(Prepared.NextId(collection: collection))[0]
         state.withLock { $0.nextIds[collection] = max($0.nextIds[collection] ?? 0, next) }
         return next
     }
@@ -568,9 +592,7 @@ final class PostgresTransaction: StoreTransaction {
     func recordHandled(eventId: String, by consumer: String) async throws -> Bool {
         let key = PendingWrites.HandledKey(consumer: consumer, eventId: eventId)
         if state.withLock({ $0.pending.handled[key] != nil }) || group.pendingHandled(key) { return false }
-        let known = try await send("""
-            SELECT 1 FROM \(unescaped: t.handled) WHERE consumer = \(consumer) AND event_id = \(eventId)
-            """)
+        let known = try await send(Prepared.Handled(consumer: consumer, eventId: eventId))
         guard known.isEmpty else { return false }
         state.withLock { $0.pending.handled[key] = Clock.millis() }
         return true
@@ -579,8 +601,7 @@ final class PostgresTransaction: StoreTransaction {
     func position(group name: String, partition: Int) async throws -> Int64 {
         let key = PendingWrites.PositionKey(group: name, partition: partition)
         if let pending = state.withLock({ $0.pending.positions[key] }) ?? group.pendingPosition(key) { return pending }
-        return try await send("SELECT position FROM \(unescaped: t.positions) WHERE grp = \(name) AND part = \(partition)")
-            .first.map { try $0.decode(Int64.self) } ?? 0
+        return try await send(Prepared.Position(group: name, partition: Int32(partition))).first ?? 0
     }
 
     func setPosition(group name: String, partition: Int, to position: Int64) async throws {

@@ -27,8 +27,14 @@ public struct NATSMessage: Sendable {
     }
 
     /// The first value of header `name` (case-insensitive, as HTTP-style headers are).
+    /// The first value of header `name`, whose case does not matter (ASCII).
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        if let exact = headers.first(where: { $0.name == name }) { return exact.value }
+        return headers.first { $0.name.utf8.elementsEqual(name.utf8) { Self.folded($0) == Self.folded($1) } }?.value
+    }
+
+    private static func folded(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
     }
 
     public var data: Data { Data(payload.readableBytesView) }
@@ -137,20 +143,47 @@ struct NATSDecoder: ByteToMessageDecoder {
     }
 
     /// `NATS/1.0[ <status>[ <description>]]` then `Name: value` lines, then an empty line.
+    /// Read byte by byte: every event a consumer receives comes with a header block.
     static func parseHeaders(_ block: ByteBuffer, into message: inout NATSMessage) throws {
-        let text = String(decoding: block.readableBytesView, as: UTF8.self)
-        var lines = text.components(separatedBy: "\r\n")
-        guard let first = lines.first, first.hasPrefix("NATS/1.0") else { throw Malformed(line: text) }
-        lines.removeFirst()
-        let status = first.dropFirst("NATS/1.0".count).trimmingCharacters(in: .whitespaces)
-        if !status.isEmpty {
-            let parts = status.split(separator: " ", maxSplits: 1)
-            message.status = Int(parts[0])
-            message.statusDescription = parts.count > 1 ? String(parts[1]) : nil
-        }
-        for line in lines where !line.isEmpty {
-            guard let colon = line.firstIndex(of: ":") else { throw Malformed(line: line) }
-            message.headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        try block.readableBytesView.withUnsafeBytes { bytes in
+            func text(_ range: Range<Int>) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self) }
+            func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+            func trimmed(_ range: Range<Int>) -> Range<Int> {
+                var (lower, upper) = (range.lowerBound, range.upperBound)
+                while lower < upper && isBlank(bytes[lower]) { lower += 1 }
+                while upper > lower && isBlank(bytes[upper - 1]) { upper -= 1 }
+                return lower..<upper
+            }
+            var start = 0
+            var first = true
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count && !(bytes[end] == UInt8(ascii: "\r") && end + 1 < bytes.count && bytes[end + 1] == UInt8(ascii: "\n")) {
+                    end += 1
+                }
+                defer { start = end + 2 }
+                if first {
+                    first = false
+                    let prefix = Array("NATS/1.0".utf8)
+                    guard end - start >= prefix.count, prefix.indices.allSatisfy({ bytes[start + $0] == prefix[$0] }) else {
+                        throw Malformed(line: text(start..<min(end, bytes.count)))
+                    }
+                    let status = trimmed(start + prefix.count..<end)
+                    guard !status.isEmpty else { continue }
+                    var digits = status.lowerBound
+                    while digits < status.upperBound && !isBlank(bytes[digits]) { digits += 1 }
+                    message.status = Int(text(status.lowerBound..<digits))
+                    let description = trimmed(digits..<status.upperBound)
+                    message.statusDescription = description.isEmpty ? nil : text(description)
+                    continue
+                }
+                guard end > start else { continue }
+                guard let colon = (start..<end).first(where: { bytes[$0] == UInt8(ascii: ":") }) else {
+                    throw Malformed(line: text(start..<end))
+                }
+                message.headers.append((text(start..<colon), text(trimmed(colon + 1..<end))))
+            }
+            if first { throw Malformed(line: "") }
         }
     }
 }
