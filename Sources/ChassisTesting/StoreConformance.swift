@@ -101,6 +101,13 @@ extension StoreConformance {
         try check(!again, "deleting a missing document reports false")
         try check(try await store.document("things", id: 1) == nil, "a deleted document reads as nil")
         try check(try await store.document("things", id: 2) != nil, "delete removes only the document addressed")
+        let (inside, after) = try await store.write { tx in
+            try await tx.remove("things", id: 2)
+            try await tx.remove("things", id: 3)
+            return (try await tx.document("things", id: 2), try await tx.delete("things", id: 2))
+        }
+        try check(inside == nil && !after, "a removed document is gone within its transaction")
+        try check(try await store.document("things", id: 2) == nil, "remove deletes the document")
     }
 
     static func filterByString(_ store: any Store) async throws {

@@ -48,6 +48,10 @@ extension DocumentReader {
 }
 
 extension StoreTransaction {
+    public func remove(_ collection: String, id: Int64) async throws {
+        try await delete(collection, id: id)
+    }
+
     /// Inserts or replaces `entity`, assigning the next id when it has none.
     @discardableResult
     public func save<E: Entity>(_ entity: E) async throws -> E {

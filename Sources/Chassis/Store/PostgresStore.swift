@@ -568,6 +568,10 @@ final class PostgresTransaction: StoreTransaction {
         return existed
     }
 
+    func remove(_ collection: String, id: Int64) async throws {
+        state.withLock { $0.pending.put(collection, id: id, body: nil) }
+    }
+
     func nextId(_ collection: String) async throws -> Int64 {
         if state.withLock({ $0.pending.sequenceFloors[collection] != nil }) || group.raisesSequence(of: collection) {
             try await sendPending()

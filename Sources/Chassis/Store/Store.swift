@@ -52,6 +52,9 @@ public protocol StoreTransaction: DocumentReader {
     var service: String { get }
     func put(_ collection: String, id: Int64, body: Data) async throws
     @discardableResult func delete(_ collection: String, id: Int64) async throws -> Bool
+    /// Deletes the document if there is one, without saying whether there was: a store
+    /// may then defer the write (PostgreSQL sends it with the transaction's other writes).
+    func remove(_ collection: String, id: Int64) async throws
     /// The next id of `collection`: above every id committed in it so far.
     func nextId(_ collection: String) async throws -> Int64
     /// Adds events to the outbox; the relay publishes them after this transaction commits.

@@ -28,7 +28,7 @@ struct Payments: Sendable {
             guard (200..<300).contains(response.status) else { return }
             try await store.write { tx in
                 // A request that did commit keeps its payment: only void truly orphaned ones.
-                _ = try await tx.delete(PaymentIntent.collection, id: matchId)
+                try await tx.remove(PaymentIntent.collection, id: matchId)
             }
         } catch {
             logger.info("payment void deferred", metadata: ["matchId": "\(matchId)", "error": "\(error)"])

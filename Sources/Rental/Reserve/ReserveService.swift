@@ -24,7 +24,7 @@ let reservePolicies = Policies()
         try await tx.save(KnownPromotion(id: event.promotionId, name: event.name, discountRate: event.discountRate,
                                          startDay: event.startDay, endDay: event.endDay))
     }
-    .on(PromotionEnded.self) { event, tx in try await tx.delete(KnownPromotion.collection, id: event.promotionId) }
+    .on(PromotionEnded.self) { event, tx in try await tx.remove(KnownPromotion.collection, id: event.promotionId) }
 
 /// Request + pay. Order matters for "no orphan payment, no unpaid request": the intent is
 /// committed first, payment is called outside any transaction, and the paid request and
@@ -51,7 +51,7 @@ func requestRental(_ input: ReserveInput, store: any Store, payments: Payments) 
         let reserve = try await tx.save(Reserve(id: matchId, name: input.name, price: price, listPrice: input.price,
                                                 startDay: input.startDay, endDay: input.endDay, customer: input.customer,
                                                 status: Reserve.paid, promotionId: promotion?.id, promotional: promotion != nil))
-        try await tx.delete(PaymentIntent.collection, id: matchId)
+        try await tx.remove(PaymentIntent.collection, id: matchId)
         try await tx.publish(reserve.requested)
         return reserve
     }
