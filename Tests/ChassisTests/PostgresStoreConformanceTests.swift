@@ -1,4 +1,6 @@
+import Chassis
 import ChassisTesting
+import Foundation
 import Testing
 
 @Suite("PostgresStore conformance", .enabled(if: TestServers.postgresURL != nil || TestServers.required,
@@ -7,5 +9,45 @@ struct PostgresStoreConformanceTests {
     @Test(arguments: StoreConformance.cases)
     func postgresStoreConforms(_ c: StoreConformance.Case) async throws {
         try await withPostgresStore(service: "conformance") { store in try await c.run(store) }
+    }
+}
+
+@Suite("PostgresStore replicas", .enabled(if: TestServers.postgresURL != nil || TestServers.required,
+                                           "needs MSA_TEST_POSTGRES (scripts/infra.sh start postgres)"))
+struct PostgresReplicaTests {
+    /// Two processes of one service share its schema: the schema's advisory lock makes
+    /// their writes (and group commits) take turns, so read-modify-write loses nothing and
+    /// the outbox stays in commit order.
+    @Test func replicasSharingASchemaTakeTurns() async throws {
+        try await withPostgresDatabase { url in
+            let first = try await PostgresStore(url: url, schema: "shared", service: "s")
+            let second = try await PostgresStore(url: url, schema: "shared", service: "s")
+            try await first.write { try await $0.put("counters", id: 1, body: JSON.encode(["n": 0] as JSONValue)) }
+            let perReplica = 30
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for store in [first, second] {
+                    for n in 0..<perReplica {
+                        group.addTask {
+                            try await store.write { tx in
+                                let n0 = try JSONDecoder().decode([String: Int].self, from: try await tx.document("counters", id: 1)!)["n"]!
+                                try await tx.put("counters", id: 1, body: JSON.encode(["n": .number(Double(n0 + 1))] as JSONValue))
+                                try await tx.enqueue([sampleEnvelope(key: "k\(n)")])
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let counter = try JSONDecoder().decode([String: Int].self, from: try await second.document("counters", id: 1)!)["n"]
+            #expect(counter == 2 * perReplica)
+            let outbox = try await first.pendingOutbox(limit: 1000)
+            #expect(outbox.count == 2 * perReplica)
+            #expect(zip(outbox, outbox.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
+            // Each replica's lock ended with its transaction: the other writes at once.
+            try await second.write { try await $0.put("counters", id: 2, body: Data("{}".utf8)) }
+            try await first.write { try await $0.put("counters", id: 3, body: Data("{}".utf8)) }
+            try await first.close()
+            try await second.dropSchemaAndClose()
+        }
     }
 }
