@@ -29,7 +29,7 @@ public func withPostgresDatabase<T>(isolation: isolated (any Actor)? = #isolatio
     let name = "t_\(RandomID.uuid().replacingOccurrences(of: "-", with: "").prefix(16))"
     try await TestServers.administer(url, "CREATE DATABASE \(name)")
     let target = try PostgresURL(url)
-    let databaseURL = "postgres://\(target.user)\(target.password.map { ":\($0)" } ?? "")@\(target.host):\(target.port)/\(name)"
+    let databaseURL = target.url(database: name)
     do {
         let result = try await body(databaseURL)
         try await TestServers.administer(url, "DROP DATABASE \(name) WITH (FORCE)")
@@ -45,8 +45,7 @@ extension TestServers {
     static func administer(_ url: String, _ sql: String) async throws {
         let target = try PostgresURL(url)
         let connection = try await PostgresConnection.connect(
-            configuration: .init(host: target.host, port: target.port, username: target.user, password: target.password,
-                                 database: target.database, tls: .disable),
+            configuration: target.connectionConfiguration,
             id: 1, logger: Logger(label: "test-admin"))
         defer { Task { try? await connection.close() } }
         _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test-admin"))

@@ -52,5 +52,11 @@ import Testing
         #expect(full == PostgresURL(host: "h", port: 6000, user: "u", password: "p", database: "d"))
         let short = try PostgresURL("postgres://h")
         #expect(short.port == 5432 && short.user == "postgres" && short.database == "postgres" && short.password == nil)
+        let socket = try PostgresURL("postgres://u:p@:6000/d?host=/run/postgresql")
+        #expect(socket == PostgresURL(host: "", port: 6000, user: "u", password: "p", database: "d", socketDirectory: "/run/postgresql"))
+        #expect(socket.endpoint == "/run/postgresql/.s.PGSQL.6000")
+        #expect(try PostgresURL(socket.url(database: "other")).socketDirectory == "/run/postgresql")
+        #expect(try PostgresURL("postgres://u@/d?host=db.internal").host == "db.internal")
+        #expect(throws: PostgresURL.Invalid.self) { try PostgresURL("postgres://u@/d") }
     }
 }

@@ -4,9 +4,11 @@ import PostgresNIO
 /// The statements a service runs on every request or event, prepared once per connection:
 /// PostgreSQL then skips parsing and planning them (about 40% of its work for statements
 /// this small), and the client sends only the values. Their SQL names tables without a
-/// schema: every connection of a ``PostgresStore`` has its schema as `search_path`.
+/// schema: every connection of a ``PostgresStore`` has its schema as `search_path`. Each
+/// has a fixed name (the default is computed from the type on every execution).
 enum Prepared {
     struct Document: PostgresPreparedStatement {
+        static let name = "msa_document"
         static let sql = "SELECT body::text FROM documents WHERE collection = $1 AND id = $2"
         var collection: String
         var id: Int64
@@ -15,6 +17,7 @@ enum Prepared {
     }
 
     struct DocumentExists: PostgresPreparedStatement {
+        static let name = "msa_document_exists"
         static let sql = "SELECT 1 FROM documents WHERE collection = $1 AND id = $2"
         var collection: String
         var id: Int64
@@ -24,6 +27,7 @@ enum Prepared {
 
     /// A whole collection in id order, a page at a time (no filter, no sort).
     struct Collection: PostgresPreparedStatement {
+        static let name = "msa_collection"
         static let sql = "SELECT id, body::text FROM documents WHERE collection = $1 ORDER BY id LIMIT $2 OFFSET $3"
         var collection: String
         var limit: Int64
@@ -33,6 +37,7 @@ enum Prepared {
     }
 
     struct NextId: PostgresPreparedStatement {
+        static let name = "msa_next_id"
         static let sql = """
             INSERT INTO sequences (collection, next) VALUES ($1, 1)
             ON CONFLICT (collection) DO UPDATE SET next = sequences.next + 1 RETURNING next
@@ -43,6 +48,7 @@ enum Prepared {
     }
 
     struct Handled: PostgresPreparedStatement {
+        static let name = "msa_handled"
         static let sql = "SELECT 1 FROM handled WHERE consumer = $1 AND event_id = $2"
         var consumer: String
         var eventId: String
@@ -51,6 +57,7 @@ enum Prepared {
     }
 
     struct Position: PostgresPreparedStatement {
+        static let name = "msa_position"
         static let sql = "SELECT position FROM positions WHERE grp = $1 AND part = $2"
         var group: String
         var partition: Int32
@@ -60,6 +67,7 @@ enum Prepared {
 
     /// Serializes a schema's writers across processes, until the transaction ends.
     struct SchemaLock: PostgresPreparedStatement {
+        static let name = "msa_schema_lock"
         static let sql = "SELECT pg_advisory_xact_lock(hashtext($1))::text"
         var schema: String
         func makeBindings() throws -> PostgresBindings { bindings(schema) }
@@ -67,6 +75,7 @@ enum Prepared {
     }
 
     struct PendingOutbox: PostgresPreparedStatement {
+        static let name = "msa_pending_outbox"
         static let sql = """
             SELECT seq, event_id, type, source, time, key, traceparent, payload FROM outbox
             WHERE published_at IS NULL ORDER BY seq LIMIT $1

@@ -59,14 +59,12 @@ public final class PostgresStore: Store {
         self.logger = logger
         tables = Tables(schema: schema)
         let target = try PostgresURL(url)
-        var connection = PostgresConnection.Configuration(host: target.host, port: target.port, username: target.user,
-                                                          password: target.password, database: target.database, tls: .disable)
+        var connection = target.connectionConfiguration
         connection.options.connectTimeout = TimeAmount(min(operationTimeout, .seconds(2)))
         // Prepared statements name tables without their schema.
         connection.options.additionalStartupParameters = [("search_path", "\"\(schema)\"")]
         configuration = connection
-        var pool = PostgresClient.Configuration(host: target.host, port: target.port, username: target.user,
-                                                password: target.password, database: target.database, tls: .disable)
+        var pool = target.clientConfiguration
         pool.options.connectTimeout = min(operationTimeout, .seconds(2))
         pool.options.additionalStartupParameters = [("search_path", "\"\(schema)\"")]
         pool.options.maximumConnections = 8
@@ -700,33 +698,70 @@ enum PostgresSQL {
     }
 }
 
-/// `postgres://user:password@host:port/database`, as libpq and every PostgreSQL tool write it.
+/// `postgres://user:password@host:port/database`, as libpq and every PostgreSQL tool write
+/// it; `?host=/a/directory` (or an empty host and that parameter) connects through the
+/// server's Unix-domain socket in that directory instead, as libpq does — the cheaper way
+/// to a server on the same machine.
 public struct PostgresURL: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var user: String
     public var password: String?
     public var database: String
+    /// The directory of the server's socket (`.s.PGSQL.<port>`), when not over TCP.
+    public var socketDirectory: String?
 
     public struct Invalid: Error, CustomStringConvertible {
         public let reason: String
         public var description: String { "invalid PostgreSQL URL: \(reason)" }
     }
 
-    public init(host: String, port: Int = 5432, user: String, password: String?, database: String) {
+    public init(host: String, port: Int = 5432, user: String, password: String?, database: String, socketDirectory: String? = nil) {
         (self.host, self.port, self.user, self.password, self.database) = (host, port, user, password, database)
+        self.socketDirectory = socketDirectory
     }
 
     public init(_ text: String) throws {
         guard let url = URLComponents(string: text), url.scheme == "postgres" || url.scheme == "postgresql" else {
             throw Invalid(reason: "\(text) does not start with postgres://")
         }
-        guard let host = url.host, !host.isEmpty else { throw Invalid(reason: "\(text) names no host") }
-        self.host = host
+        let hostParameter = url.queryItems?.first { $0.name == "host" }?.value
+        if let directory = hostParameter, directory.hasPrefix("/") {
+            socketDirectory = directory
+            host = url.host ?? ""
+        } else {
+            guard let host = hostParameter ?? url.host, !host.isEmpty else { throw Invalid(reason: "\(text) names no host") }
+            self.host = host
+            socketDirectory = nil
+        }
         port = url.port ?? 5432
         user = url.user ?? "postgres"
         password = url.password
         let path = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
         database = path.isEmpty ? user : path
+    }
+
+    /// The same server, another database.
+    public func url(database: String) -> String {
+        let credentials = user + (password.map { ":\($0)" } ?? "")
+        guard let socketDirectory else { return "postgres://\(credentials)@\(host):\(port)/\(database)" }
+        return "postgres://\(credentials)@\(host):\(port)/\(database)?host=\(socketDirectory)"
+    }
+
+    /// Where to connect, for messages: `host:port` or the socket's path.
+    public var endpoint: String { socketDirectory.map { "\($0)/.s.PGSQL.\(port)" } ?? "\(host):\(port)" }
+
+    public var connectionConfiguration: PostgresConnection.Configuration {
+        if let socketDirectory {
+            return .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        }
+        return .init(host: host, port: port, username: user, password: password, database: database, tls: .disable)
+    }
+
+    public var clientConfiguration: PostgresClient.Configuration {
+        if let socketDirectory {
+            return .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        }
+        return .init(host: host, port: port, username: user, password: password, database: database, tls: .disable)
     }
 }

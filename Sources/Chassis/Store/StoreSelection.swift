@@ -46,7 +46,7 @@ public enum StoreSelection: Sendable, Equatable {
         switch self {
         case .sqlite(let path): "sqlite \(path)"
         case .postgres(let url, let schema):
-            ((try? PostgresURL(url)).map { "postgres \($0.user)@\($0.host):\($0.port)/\($0.database)" } ?? "postgres") + " schema \(schema)"
+            ((try? PostgresURL(url)).map { "postgres \($0.user)@\($0.endpoint)/\($0.database)" } ?? "postgres") + " schema \(schema)"
         }
     }
 }
