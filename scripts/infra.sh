@@ -12,6 +12,7 @@
 # Installs `postgresql` and `nats-server` from apt when missing. `start` writes
 # $MSA_INFRA_DIR/env (default .build/infra/env) with the URLs the tests read:
 #   MSA_TEST_POSTGRES      postgres://msa:msa@127.0.0.1:PORT/msa
+#   MSA_TEST_POSTGRES_SOCKET  the same server through its Unix-domain socket
 #   MSA_TEST_NATS          nats://127.0.0.1:PORT
 #   MSA_TEST_NATS_CLUSTER  nats://127.0.0.1:P1,nats://127.0.0.1:P2,nats://127.0.0.1:P3
 # and the PID of every process it started; `stop` kills exactly those PIDs and removes
@@ -99,6 +100,7 @@ start_postgres() {
     "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
         -c "CREATE ROLE msa LOGIN PASSWORD 'msa' SUPERUSER" -c "CREATE DATABASE msa OWNER msa" >/dev/null
     echo "export MSA_TEST_POSTGRES=postgres://msa:msa@127.0.0.1:$port/msa" >> "$dir/env"
+    echo "export MSA_TEST_POSTGRES_SOCKET=postgres://msa:msa@:$port/msa?host=$dir/postgres" >> "$dir/env"
     log "postgres on 127.0.0.1:$port (pid $(cat "$dir/postgres.pid"))"
 }
 

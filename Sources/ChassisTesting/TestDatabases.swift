@@ -9,6 +9,8 @@ import PostgresNIO
 /// `MSA_TEST_REQUIRE_SERVERS`, under which their absence is a failure.
 public enum TestServers {
     public static var postgresURL: String? { ProcessInfo.processInfo.environment["MSA_TEST_POSTGRES"] }
+    /// The same server through its Unix-domain socket (`?host=/directory`).
+    public static var postgresSocketURL: String? { ProcessInfo.processInfo.environment["MSA_TEST_POSTGRES_SOCKET"] }
     /// A single NATS server with JetStream.
     public static var natsURL: String? { ProcessInfo.processInfo.environment["MSA_TEST_NATS"] }
     public static var required: Bool { ProcessInfo.processInfo.environment["MSA_TEST_REQUIRE_SERVERS"] != nil }

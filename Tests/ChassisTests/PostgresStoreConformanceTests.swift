@@ -50,4 +50,24 @@ struct PostgresReplicaTests {
             try await second.dropSchemaAndClose()
         }
     }
+
+    @Test func aStoreReachesTheServerThroughItsUnixSocket() async throws {
+        guard let url = TestServers.postgresSocketURL else {
+            throw ConformanceFailure("MSA_TEST_POSTGRES_SOCKET is not set: run scripts/infra.sh start postgres")
+        }
+        let store = try await PostgresStore(url: url, schema: "socket_\(RandomID.uuid().prefix(8).replacingOccurrences(of: "-", with: ""))",
+                                            service: "s")
+        do {
+            let id = try await store.write { tx in
+                let id = try await tx.nextId("things")
+                try await tx.put("things", id: id, body: Data(#"{"via":"socket"}"#.utf8))
+                return id
+            }
+            #expect(try await store.document("things", id: id).map { String(decoding: $0, as: UTF8.self) } == #"{"via": "socket"}"#)
+            try await store.dropSchemaAndClose()
+        } catch {
+            try? await store.dropSchemaAndClose()
+            throw error
+        }
+    }
 }
