@@ -11,8 +11,7 @@ import Synchronization
 ///
 /// The feed ends — ``take(limit:wait:)`` throws once its events are collected — when the
 /// consumer is deleted (another member recreated it), the server answers a pull with an
-/// error, the connection loses the request (no answer within `expires` and a margin), or
-/// ``close()`` is called. The bus then starts the consumer again from the committed
+/// error, or ``close()`` is called. The bus then starts the consumer again from the committed
 /// position.
 final class PullFeed: Sendable {
     private let client: NATSClient
@@ -108,6 +107,15 @@ final class PullFeed: Sendable {
 
     /// Up to `limit` delivered events, waiting up to `wait` for the first if none is here.
     func take(limit: Int, wait: Duration) async throws -> [NATSMessage] {
+        // A request that outlived its expiry without the server's 408 (lost in a reconnect,
+        // or expired while delivering) is replaced: a second open request only shares the
+        // deliveries, in order.
+        if state.withLock({ $0.failure == nil && $0.requested.duration(to: .now) > expires + .seconds(1) }) {
+            do { try await request() } catch {
+                end(error)
+                throw error
+            }
+        }
         if wait > .zero && state.withLock({ $0.messages.isEmpty && $0.failure == nil }) {
             let timer = LoopTimer(after: wait) { [weak self] in self?.wake() }
             await withTaskCancellationHandler {
@@ -124,16 +132,8 @@ final class PullFeed: Sendable {
             }
             timer.cancel()
         }
-        let margin = Duration.seconds(2)
         return try state.withLock { state in
-            if state.messages.isEmpty {
-                if let failure = state.failure { throw failure }
-                if state.credit > 0 && state.requested.duration(to: .now) > expires + margin {
-                    // The request was lost (a reconnect): the server no longer answers it.
-                    state.failure = NATSError.timedOut(subject: subject, after: expires + margin)
-                    throw state.failure!
-                }
-            }
+            if state.messages.isEmpty, let failure = state.failure { throw failure }
             let taken = Array(state.messages.prefix(limit))
             state.messages.removeFirst(taken.count)
             return taken

@@ -1,0 +1,33 @@
+@testable import Chassis
+import ChassisTesting
+import Foundation
+import NIOCore
+import Testing
+
+@Suite("JetStream pull feed", .enabled(if: TestServers.natsURL != nil || TestServers.required,
+                                        "needs MSA_TEST_NATS (scripts/infra.sh start nats)"))
+struct PullFeedTests {
+    /// A feed's open request expires again and again while nothing is published; the feed
+    /// replaces it each time, so an event published long after still arrives at once.
+    @Test func aFeedOutlivesTheExpiryOfItsRequests() async throws {
+        try await withJetStreamBus(partitions: 1) { bus in
+            let stream = "MSA_\(bus.system.uppercased())"
+            try await bus.jetStream.api("CONSUMER.DURABLE.CREATE.\(stream).feed", [
+                "stream_name": .string(stream),
+                "config": ["durable_name": "feed", "ack_policy": "all", "deliver_policy": "all"],
+            ])
+            let feed = try await PullFeed.start(bus.jetStream, stream: stream, consumer: "feed", window: 4, expires: .milliseconds(200))
+            defer { feed.close() }
+            #expect(try await feed.take(limit: 10, wait: .seconds(1)).isEmpty)
+            // More events than the window, so the feed must also ask again after a full one.
+            for n in 1...6 { try await bus.publish([sampleEnvelope(key: "k", seq: n)]) }
+            var received: [NATSMessage] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while received.count < 6 && ContinuousClock.now < deadline {
+                received += try await feed.take(limit: 10, wait: .seconds(1))
+            }
+            #expect(received.count == 6)
+            #expect(received.compactMap(JetStream.streamSequence) == Array(1...6))
+        }
+    }
+}
