@@ -31,6 +31,7 @@ public struct StoreConformance {
         Case("a put document reads back, inside and outside the transaction") { try await putThenGet($0) },
         Case("nextId increases and stays above explicitly put ids") { try await nextIdIncreases($0) },
         Case("delete removes one document and reports whether it existed") { try await deleteRemoves($0) },
+        Case("documents read ahead by prefetch read as they are, with the transaction's own writes") { try await prefetchReads($0) },
         Case("a filter on a string field selects equal documents") { try await filterByString($0) },
         Case("a filter given as text matches numbers and strings alike") { try await filterByNumberAsText($0) },
         Case("sorting by a field orders ascending and descending, numbers numerically") { try await sortByField($0) },
@@ -88,6 +89,26 @@ extension StoreConformance {
             return try await tx.nextId("things")
         }
         try check(e > 900, "nextId gave \(e) after id 900 was put in the same transaction")
+    }
+
+    static func prefetchReads(_ store: any Store) async throws {
+        try await store.write { tx in
+            try await tx.put("things", id: 1, body: Data(#"{"n":1}"#.utf8))
+            try await tx.put("things", id: 2, body: Data(#"{"n":2}"#.utf8))
+        }
+        try await store.write { tx in
+            try await tx.put("things", id: 1, body: Data(#"{"n":10}"#.utf8))
+            try await tx.prefetch([("things", 1), ("things", 2), ("things", 3), ("others", 2)])
+            try check(try await json(tx.document("things", id: 1)) == ["n": 10], "a prefetched document this transaction wrote reads as written")
+            try check(try await json(tx.document("things", id: 2)) == ["n": 2], "a prefetched document reads as stored")
+            let (three, other) = (try await tx.document("things", id: 3), try await tx.document("others", id: 2))
+            try check(three == nil && other == nil, "prefetched documents that do not exist read as nil")
+            try await tx.put("things", id: 2, body: Data(#"{"n":20}"#.utf8))
+            try await tx.remove("things", id: 1)
+            let (two, one) = (try await json(tx.document("things", id: 2)), try await tx.document("things", id: 1))
+            try check(two == ["n": 20] && one == nil, "writes after a prefetch are read back, not the prefetched bodies")
+        }
+        try check(try await json(store.document("things", id: 2)) == ["n": 20], "the write after the prefetch committed")
     }
 
     static func deleteRemoves(_ store: any Store) async throws {

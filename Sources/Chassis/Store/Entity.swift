@@ -48,6 +48,8 @@ extension DocumentReader {
 }
 
 extension StoreTransaction {
+    public func prefetch(_ documents: [(collection: String, id: Int64)]) async throws {}
+
     public func remove(_ collection: String, id: Int64) async throws {
         try await delete(collection, id: id)
     }

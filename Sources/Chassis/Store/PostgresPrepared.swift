@@ -16,6 +16,31 @@ enum Prepared {
         func decodeRow(_ row: PostgresRow) throws -> String { try row.decode(String.self) }
     }
 
+    struct Documents: PostgresPreparedStatement {
+        static let name = "msa_documents"
+        static let sql = """
+            SELECT collection, id, body::text FROM documents
+            WHERE (collection, id) IN (SELECT * FROM unnest($1::text[], $2::int8[]))
+            """
+        var keys: [(collection: String, id: Int64)]
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(keys.map(\.collection))
+            bindings.append(keys.map(\.id))
+            return bindings
+        }
+        func decodeRow(_ row: PostgresRow) throws -> PrefetchedDocument {
+            let (collection, id, body) = try row.decode((String, Int64, String).self)
+            return PrefetchedDocument(collection: collection, id: id, body: body)
+        }
+    }
+
+    struct PrefetchedDocument: Sendable {
+        var collection: String
+        var id: Int64
+        var body: String
+    }
+
     struct DocumentExists: PostgresPreparedStatement {
         static let name = "msa_document_exists"
         static let sql = "SELECT 1 FROM documents WHERE collection = $1 AND id = $2"

@@ -420,6 +420,8 @@ final class PostgresTransaction: StoreTransaction {
         var serverFailure: (any Error)?
         var nextIds: [String: Int64] = [:]
         var enqueued = false
+        /// Documents read ahead by ``prefetch(_:)``: the body, or nil where there is none.
+        var prefetched: [PendingWrites.DocumentKey: String?] = [:]
     }
 
     /// How a member's turn ended.
@@ -526,8 +528,20 @@ final class PostgresTransaction: StoreTransaction {
         state.withLock { $0.pending.touchedCollections.contains(collection) } || group.touches(collection: collection)
     }
 
+    func prefetch(_ documents: [(collection: String, id: Int64)]) async throws {
+        let wanted = documents.filter { pendingDocument($0.collection, id: $0.id) == nil }
+        guard wanted.count > 1 else { return }
+        let found = try await send(Prepared.Documents(keys: wanted))
+        state.withLock { member in
+            for key in wanted { member.prefetched[PendingWrites.DocumentKey(collection: key.collection, id: key.id)] = .some(nil) }
+            for row in found { member.prefetched[PendingWrites.DocumentKey(collection: row.collection, id: row.id)] = .some(row.body) }
+        }
+    }
+
     func document(_ collection: String, id: Int64) async throws -> Data? {
         if let pending = pendingDocument(collection, id: id) { return pending.map { Data($0.utf8) } }
+        let key = PendingWrites.DocumentKey(collection: collection, id: id)
+        if let prefetched = state.withLock({ $0.prefetched[key] }) { return prefetched.map { Data($0.utf8) } }
         return try await send(Prepared.Document(collection: collection, id: id)).first.map { Data($0.utf8) }
     }
 

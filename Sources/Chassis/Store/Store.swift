@@ -52,6 +52,9 @@ public protocol StoreTransaction: DocumentReader {
     var service: String { get }
     func put(_ collection: String, id: Int64, body: Data) async throws
     @discardableResult func delete(_ collection: String, id: Int64) async throws -> Bool
+    /// Reads these documents together, ahead of the `document` calls that follow: a hint
+    /// that saves a round trip each on a database across the network (SQLite ignores it).
+    func prefetch(_ documents: [(collection: String, id: Int64)]) async throws
     /// Deletes the document if there is one, without saying whether there was: a store
     /// may then defer the write (PostgreSQL sends it with the transaction's other writes).
     func remove(_ collection: String, id: Int64) async throws

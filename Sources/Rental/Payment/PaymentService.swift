@@ -31,6 +31,7 @@ let paymentPolicies = Policies()
 /// Approves once per match: a repeated request returns the existing payment.
 func approve(_ request: PaymentRequest, in store: any Store) async throws -> Payment {
     try await store.write { tx in
+        try await tx.prefetch([(VoidedMatch.collection, request.matchId), (Payment.collection, request.matchId)])
         if try await tx.get(VoidedMatch.self, id: request.matchId) != nil {
             throw Refusal.conflict("payment for match \(request.matchId) was voided")
         }
