@@ -17,10 +17,20 @@ import Synchronization
 /// does not ask of its callers (an experiment with it gained nothing; see
 /// `docs/benchmarks.md`).
 ///
-/// What makes writing one at a time fast is counting round trips, each ~0.2–0.5 ms on
-/// a loaded machine: a write's blind writes wait in ``PendingWrites`` and go as one
-/// statement, and writes that queue up share one transaction (``WriteGroup``, group
-/// commit), so `BEGIN`, the lock and `COMMIT` are paid once for many.
+/// What makes writing one at a time fast is counting statements — each is a round trip
+/// (~0.2–0.5 ms on a loaded machine) and CPU in the service, the kernel and the server:
+/// - a write's blind writes wait in ``PendingWrites`` and go as one statement;
+/// - writes that queue up share one transaction (``WriteGroup``, group commit), so
+///   `BEGIN`, the lock and `COMMIT` are paid once for many;
+/// - the statements run per request or event are prepared once per connection
+///   (``Prepared``), and ``StoreTransaction/prefetch(_:)`` and
+///   ``StoreTransaction/remove(_:id:)`` let a service save the rest.
+/// A session-level lock held across groups (no `BEGIN`/`COMMIT` at all for groups that
+/// only read before their final write) was tried and measured slower: every statement
+/// became a transaction of its own.
+///
+/// A `?host=/directory` URL connects through the server's Unix-domain socket
+/// (``PostgresURL``).
 ///
 /// **Reads** outside transactions use a pooled `PostgresClient`; each sees a committed
 /// snapshot.
