@@ -30,4 +30,24 @@ struct PullFeedTests {
             #expect(received.compactMap(JetStream.streamSequence) == Array(1...6))
         }
     }
+
+    /// A message handed back with NAK is delivered again, the next after it only later.
+    @Test func aNakedMessageIsDeliveredAgain() async throws {
+        try await withJetStreamBus(partitions: 1) { bus in
+            let stream = "MSA_\(bus.system.uppercased())"
+            try await bus.jetStream.api("CONSUMER.DURABLE.CREATE.\(stream).naks", [
+                "stream_name": .string(stream),
+                "config": ["durable_name": "naks", "ack_policy": "explicit", "deliver_policy": "all", "max_ack_pending": 1],
+            ])
+            for n in 1...2 { try await bus.publish([sampleEnvelope(key: "k", seq: n)]) }
+            let first = try await bus.jetStream.pull(stream: stream, consumer: "naks", batch: 1, expires: .seconds(2))
+            #expect(first.compactMap(JetStream.streamSequence) == [1])
+            try await bus.jetStream.nak(first[0])
+            let again = try await bus.jetStream.pull(stream: stream, consumer: "naks", batch: 1, expires: .seconds(2))
+            #expect(again.compactMap(JetStream.streamSequence) == [1], "the naked message comes back first")
+            try await bus.jetStream.ack(again[0])
+            let next = try await bus.jetStream.pull(stream: stream, consumer: "naks", batch: 1, expires: .seconds(2))
+            #expect(next.compactMap(JetStream.streamSequence) == [2])
+        }
+    }
 }

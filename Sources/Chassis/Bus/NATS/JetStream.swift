@@ -128,6 +128,16 @@ public struct JetStream: Sendable {
         try await client.publish(reply, payload: ByteBuffer(string: "+ACK"))
     }
 
+    /// Hands `message` back: the server delivers it again, after `delay` if given. The
+    /// bus does not need it — a consumer keeps a failing event and retries it itself, and
+    /// a partition that moves restarts from the committed position — but a consumer of
+    /// its own may.
+    public func nak(_ message: NATSMessage, delay: Duration? = nil) async throws {
+        guard let reply = message.replyTo else { return }
+        let body = delay.map { "-NAK {\"delay\": \($0.wholeNanoseconds)}" } ?? "-NAK"
+        _ = try await client.request(reply, payload: ByteBuffer(string: body))
+    }
+
     // MARK: Key-value buckets
 
     /// A bucket keeping the latest value of each key (JetStream's KV layout, so the
