@@ -381,6 +381,15 @@ extension StoreConformance {
         try check(!later, "an event handled in an earlier transaction must be reported as already handled")
         try check(otherGroup, "handled records are per consumer: group h has not handled e1")
         try check(otherEvent, "handled records are per event: g has not handled e2")
+        let (batch, single, again) = try await store.write { tx in
+            (try await tx.recordHandled(eventIds: ["e1", "e3", "e3", "e4"], by: "g"),
+             try await tx.recordHandled(eventId: "e4", by: "g"),
+             try await tx.recordHandled(eventIds: ["e3", "e5"], by: "g"))
+        }
+        try check(batch == ["e3", "e4"], "recordHandled of a batch gave \(batch.sorted()), expected the new ones: e3, e4")
+        try check(!single && again == ["e5"], "a batch's records count for later calls in its transaction")
+        try check(try await store.write { try await $0.recordHandled(eventIds: ["e4", "e5", "e6"], by: "g") } == ["e6"],
+                  "a batch's records commit with the transaction")
     }
 
     static func positionsPersist(_ store: any Store) async throws {

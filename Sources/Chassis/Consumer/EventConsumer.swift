@@ -180,9 +180,15 @@ public final class EventConsumer: Service {
         do {
             outcomes = try await store.write { tx in
                 var outcomes: [(type: String, first: Bool)] = []
-                for record in records {
-                    guard let handler = policies.handler(for: record.envelope.type) else { continue }
-                    outcomes.append((record.envelope.type, try await Self.handleOnce(record.envelope, handler, group: group, in: tx)))
+                let handled = records.compactMap { record in policies.handler(for: record.envelope.type).map { (record.envelope, $0) } }
+                // One check of the whole batch's handled records (a consumer catching up after
+                // downtime gets full batches); an id twice in the batch is handled at its
+                // first place only.
+                var fresh = try await tx.recordHandled(eventIds: handled.map(\.0.id), by: group)
+                for (envelope, handler) in handled {
+                    let first = fresh.remove(envelope.id) != nil
+                    if first { try await Self.run(handler, on: envelope, in: tx) }
+                    outcomes.append((envelope.type, first))
                 }
                 try await tx.setPosition(group: group, partition: partition, to: last.position)
                 return outcomes
@@ -201,10 +207,15 @@ public final class EventConsumer: Service {
     static func handleOnce(_ envelope: EventEnvelope, _ handler: Policies.Handler, group: String,
                            in tx: any StoreTransaction) async throws -> Bool {
         guard try await tx.recordHandled(eventId: envelope.id, by: group) else { return false }
+        try await run(handler, on: envelope, in: tx)
+        return true
+    }
+
+    /// Runs `handler` in the trace the event continues.
+    static func run(_ handler: Policies.Handler, on envelope: EventEnvelope, in tx: any StoreTransaction) async throws {
         try await TraceContext.$current.withValue(TraceContext.child(of: envelope.traceparent)) {
             try await handler(envelope, tx)
         }
-        return true
     }
 
     private func count(_ type: String, first: Bool, duration: Duration) {

@@ -50,6 +50,12 @@ extension DocumentReader {
 extension StoreTransaction {
     public func prefetch(_ documents: [(collection: String, id: Int64)]) async throws {}
 
+    public func recordHandled(eventIds: [String], by consumer: String) async throws -> Set<String> {
+        var fresh = Set<String>()
+        for id in eventIds where try await recordHandled(eventId: id, by: consumer) { fresh.insert(id) }
+        return fresh
+    }
+
     public func remove(_ collection: String, id: Int64) async throws {
         try await delete(collection, id: id)
     }

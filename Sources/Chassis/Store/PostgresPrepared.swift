@@ -81,6 +81,20 @@ enum Prepared {
         func decodeRow(_ row: PostgresRow) throws -> Int32 { try row.decode(Int32.self) }
     }
 
+    struct HandledAmong: PostgresPreparedStatement {
+        static let name = "msa_handled_among"
+        static let sql = "SELECT event_id FROM handled WHERE consumer = $1 AND event_id = ANY($2::text[])"
+        var consumer: String
+        var eventIds: [String]
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(consumer)
+            bindings.append(eventIds)
+            return bindings
+        }
+        func decodeRow(_ row: PostgresRow) throws -> String { try row.decode(String.self) }
+    }
+
     struct Position: PostgresPreparedStatement {
         static let name = "msa_position"
         static let sql = "SELECT position FROM positions WHERE grp = $1 AND part = $2"

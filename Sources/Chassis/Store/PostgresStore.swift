@@ -626,6 +626,21 @@ final class PostgresTransaction: StoreTransaction {
         return true
     }
 
+    func recordHandled(eventIds: [String], by consumer: String) async throws -> Set<String> {
+        func key(_ id: String) -> PendingWrites.HandledKey { PendingWrites.HandledKey(consumer: consumer, eventId: id) }
+        let unknown = Array(Set(eventIds.filter { id in
+            !state.withLock { $0.pending.handled[key(id)] != nil } && !group.pendingHandled(key(id))
+        }))
+        guard !unknown.isEmpty else { return [] }
+        let known = unknown.count == 1
+            ? Set(try await send(Prepared.Handled(consumer: consumer, eventId: unknown[0])).isEmpty ? [] : unknown)
+            : Set(try await send(Prepared.HandledAmong(consumer: consumer, eventIds: unknown)))
+        let fresh = Set(unknown).subtracting(known)
+        let now = Clock.millis()
+        state.withLock { member in for id in fresh { member.pending.handled[key(id)] = now } }
+        return fresh
+    }
+
     func position(group name: String, partition: Int) async throws -> Int64 {
         let key = PendingWrites.PositionKey(group: name, partition: partition)
         if let pending = state.withLock({ $0.pending.positions[key] }) ?? group.pendingPosition(key) { return pending }

@@ -64,6 +64,9 @@ public protocol StoreTransaction: DocumentReader {
     func enqueue(_ events: [EventEnvelope]) async throws
     /// Records that `consumer` handled `eventId`; false if it already had (skip the event).
     func recordHandled(eventId: String, by consumer: String) async throws -> Bool
+    /// ``recordHandled(eventId:by:)`` for several events at once (one statement on
+    /// PostgreSQL): the ids that were new, each once.
+    func recordHandled(eventIds: [String], by consumer: String) async throws -> Set<String>
     /// The last position `group` committed for `partition`, or 0.
     func position(group: String, partition: Int) async throws -> Int64
     func setPosition(group: String, partition: Int, to position: Int64) async throws
