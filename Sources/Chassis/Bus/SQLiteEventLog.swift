@@ -22,13 +22,10 @@ public final class SQLiteEventLog: EventBus {
     /// created; opening an existing log with another count uses the stored one.
     public init(path: String, partitions: Int = 8, busyTimeout: TimeInterval = 10, pollInterval: Duration = .milliseconds(5)) throws {
         self.path = path
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        pool = try DatabasePool(path: path, configuration: config)
-        try Self.migrator.migrate(pool)
+        pool = try SharedDatabaseFile.open(path: path, configuration: config, migrator: Self.migrator)
         partitionCount = try pool.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO settings (name, value) VALUES ('partitions', ?)", arguments: [partitions])
             return try Int.fetchOne(cached: db, sql: "SELECT value FROM settings WHERE name = 'partitions'")!

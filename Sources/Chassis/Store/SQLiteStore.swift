@@ -23,16 +23,13 @@ public final class SQLiteStore: Store {
     public init(path: String, service: String, busyTimeout: TimeInterval = 10) throws {
         self.service = service
         self.path = path
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         // Why: a transaction spans several awaited statements on the writer; the AsyncLock,
         // not GRDB's per-access check, guarantees it is closed before another one starts.
         config.allowsUnsafeTransactions = true
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-        pool = try DatabasePool(path: path, configuration: config)
-        try Self.migrator.migrate(pool)
+        pool = try SharedDatabaseFile.open(path: path, configuration: config, migrator: Self.migrator)
     }
 
     static var migrator: DatabaseMigrator {
