@@ -23,12 +23,7 @@ enum Prepared {
             WHERE (collection, id) IN (SELECT * FROM unnest($1::text[], $2::int8[]))
             """
         var keys: [(collection: String, id: Int64)]
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            bindings.append(keys.map(\.collection))
-            bindings.append(keys.map(\.id))
-            return bindings
-        }
+        func makeBindings() throws -> PostgresBindings { bindings(keys.map(\.collection), keys.map(\.id)) }
         func decodeRow(_ row: PostgresRow) throws -> PrefetchedDocument {
             let (collection, id, body) = try row.decode((String, Int64, String).self)
             return PrefetchedDocument(collection: collection, id: id, body: body)
@@ -72,26 +67,13 @@ enum Prepared {
         func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
+    /// Which of `eventIds` `consumer` has handled.
     struct Handled: PostgresPreparedStatement {
         static let name = "msa_handled"
-        static let sql = "SELECT 1 FROM handled WHERE consumer = $1 AND event_id = $2"
-        var consumer: String
-        var eventId: String
-        func makeBindings() throws -> PostgresBindings { bindings(consumer, eventId) }
-        func decodeRow(_ row: PostgresRow) throws -> Int32 { try row.decode(Int32.self) }
-    }
-
-    struct HandledAmong: PostgresPreparedStatement {
-        static let name = "msa_handled_among"
         static let sql = "SELECT event_id FROM handled WHERE consumer = $1 AND event_id = ANY($2::text[])"
         var consumer: String
         var eventIds: [String]
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            bindings.append(consumer)
-            bindings.append(eventIds)
-            return bindings
-        }
+        func makeBindings() throws -> PostgresBindings { bindings(consumer, eventIds) }
         func decodeRow(_ row: PostgresRow) throws -> String { try row.decode(String.self) }
     }
 

@@ -272,19 +272,18 @@ public final class PostgresStore: Store {
     }
 
     func rows(_ connection: PostgresConnection, _ query: PostgresQuery) async throws -> [PostgresRow] {
-        do {
-            return try await bounded("query") { [logger] in try await connection.query(query, logger: logger).collect() }
-        } catch {
-            if error is Refusal || connection.isClosed { dropWriter(connection) }
-            throw error
-        }
+        try await onWriter(connection) { [logger] in try await connection.query(query, logger: logger).collect() }
     }
 
     /// A prepared statement on the writer connection, bounded and failing like a query.
     func rows<S: PostgresPreparedStatement>(_ connection: PostgresConnection, _ statement: S) async throws -> [S.Row]
     where S.Row: Sendable {
+        try await onWriter(connection) { [logger] in try await Self.collect(connection.execute(statement, logger: logger)) }
+    }
+
+    private func onWriter<R: Sendable>(_ connection: PostgresConnection, _ operation: @escaping @Sendable () async throws -> R) async throws -> R {
         do {
-            return try await bounded("query") { [logger] in try await Self.collect(connection.execute(statement, logger: logger)) }
+            return try await bounded("query", operation)
         } catch {
             if error is Refusal || connection.isClosed { dropWriter(connection) }
             throw error
@@ -474,17 +473,16 @@ final class PostgresTransaction: StoreTransaction {
 
     /// Sends a statement on the group's connection, remembering a failure.
     private func send(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        do {
-            return try await store.rows(group.connection, query)
-        } catch {
-            state.withLock { if $0.serverFailure == nil { $0.serverFailure = error } }
-            throw error
-        }
+        try await remembering { try await store.rows(group.connection, query) }
     }
 
     private func send<S: PostgresPreparedStatement>(_ statement: S) async throws -> [S.Row] where S.Row: Sendable {
+        try await remembering { try await store.rows(group.connection, statement) }
+    }
+
+    private func remembering<R>(_ statement: () async throws -> R) async throws -> R {
         do {
-            return try await store.rows(group.connection, statement)
+            return try await statement()
         } catch {
             state.withLock { if $0.serverFailure == nil { $0.serverFailure = error } }
             throw error
@@ -615,27 +613,19 @@ final class PostgresTransaction: StoreTransaction {
         }
     }
 
-    /// Writers of a schema run one at a time, so a check followed by a pending insert is
-    /// as good as an insert that reports a conflict.
     func recordHandled(eventId: String, by consumer: String) async throws -> Bool {
-        let key = PendingWrites.HandledKey(consumer: consumer, eventId: eventId)
-        if state.withLock({ $0.pending.handled[key] != nil }) || group.pendingHandled(key) { return false }
-        let known = try await send(Prepared.Handled(consumer: consumer, eventId: eventId))
-        guard known.isEmpty else { return false }
-        state.withLock { $0.pending.handled[key] = Clock.millis() }
-        return true
+        try await !recordHandled(eventIds: [eventId], by: consumer).isEmpty
     }
 
+    /// Writers of a schema run one at a time, so a check followed by a pending insert is
+    /// as good as an insert that reports a conflict.
     func recordHandled(eventIds: [String], by consumer: String) async throws -> Set<String> {
         func key(_ id: String) -> PendingWrites.HandledKey { PendingWrites.HandledKey(consumer: consumer, eventId: id) }
-        let unknown = Array(Set(eventIds.filter { id in
+        let unknown = Set(eventIds.filter { id in
             !state.withLock { $0.pending.handled[key(id)] != nil } && !group.pendingHandled(key(id))
-        }))
+        })
         guard !unknown.isEmpty else { return [] }
-        let known = unknown.count == 1
-            ? Set(try await send(Prepared.Handled(consumer: consumer, eventId: unknown[0])).isEmpty ? [] : unknown)
-            : Set(try await send(Prepared.HandledAmong(consumer: consumer, eventIds: unknown)))
-        let fresh = Set(unknown).subtracting(known)
+        let fresh = unknown.subtracting(try await send(Prepared.Handled(consumer: consumer, eventIds: Array(unknown))))
         let now = Clock.millis()
         state.withLock { member in for id in fresh { member.pending.handled[key(id)] = now } }
         return fresh
@@ -668,10 +658,6 @@ final class PostgresTransaction: StoreTransaction {
 
 /// The SQL shared by reads inside and outside transactions.
 enum PostgresSQL {
-    static func document(_ t: PostgresStore.Tables, _ collection: String, id: Int64) -> PostgresQuery {
-        "SELECT body::text FROM \(unescaped: t.documents) WHERE collection = \(collection) AND id = \(id)"
-    }
-
     static func documents(_ t: PostgresStore.Tables, _ collection: String, _ query: DocumentQuery) -> PostgresQuery {
         var sql = "SELECT id, body::text FROM \(t.documents) WHERE "
         var binds = PostgresBindings()
