@@ -93,7 +93,7 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "ChassisTests", dependencies: ["Chassis", "ChassisTesting"]),
+        .testTarget(name: "ChassisTests", dependencies: ["Chassis", "ChassisTesting", .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(
             name: "RentalTests",
             dependencies: [

@@ -51,6 +51,7 @@ public struct StoreConformance {
         Case("prune measures ages below a second exactly") { try await pruneSubSecond($0) },
         Case("concurrent writers lose no update") { try await concurrentWriters($0) },
         Case("concurrent writes that throw leave nothing behind, and the others commit") { try await concurrentFailures($0) },
+        Case("ids stay distinct and ahead across concurrent writes that throw") { try await idsAcrossFailures($0) },
         Case("waitForOutbox wakes after a commit that enqueued, and times out otherwise") { try await waitForOutbox($0) },
     ]
 }
@@ -289,6 +290,37 @@ extension StoreConformance {
         let n = try await json(store.document("counters", id: 1))?["n"]?.int64Value
         try check(n == Int64(writers), "\(writers) concurrent increments left the counter at \(n.map(String.init) ?? "nil")")
         try check(Set(ids).count == writers, "concurrent nextId calls handed out \(Set(ids).count) distinct ids for \(writers) writers")
+    }
+}
+
+extension StoreConformance {
+    /// Ids handed out in writes grouped together, some of which throw (a store may reuse
+    /// a thrown write's id, or skip it): the documents that remain have distinct ids,
+    /// and the next id is above them all.
+    static func idsAcrossFailures(_ store: any Store) async throws {
+        let writers = 40
+        let kept = try await withThrowingTaskGroup(of: Int64?.self) { group in
+            for n in 0..<writers {
+                group.addTask {
+                    do {
+                        return try await store.write { tx in
+                            let id = try await tx.nextId("tickets")
+                            try await tx.put("tickets", id: id, body: JSON.encode(["n": .number(Double(n))] as JSONValue))
+                            if n % 3 == 1 { throw Abort() }
+                            return id
+                        }
+                    } catch is Abort {
+                        return nil
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int64]()) { if let id = $1 { $0.append(id) } }
+        }
+        let stored = try await store.documents("tickets", DocumentQuery()).map(\.id)
+        try check(Set(kept).count == kept.count && Set(stored) == Set(kept),
+                  "writes that returned got ids \(kept.sorted()); the store holds \(stored.sorted())")
+        let next = try await store.write { try await $0.nextId("tickets") }
+        try check(next > (kept.max() ?? 0), "nextId gave \(next) after ids up to \(kept.max() ?? 0)")
     }
 }
 

@@ -10,18 +10,24 @@ import Synchronization
 /// **Writes** are serialized as SQLite's are, so both engines give the same guarantee:
 /// within a process an ``AsyncLock`` hands the writer connection to one ``write(_:)`` at a
 /// time, and across processes (replicas of a service sharing the schema) the transaction
-/// takes a transaction-scoped advisory lock on the schema before anything else. Every
-/// write therefore runs alone: serializable without retries, and outbox sequences are
-/// handed out in commit order, which the relay relies on. Per-document concurrency would
-/// need `SERIALIZABLE` isolation and bodies that can run twice, which ``Store/write(_:)``
-/// does not ask of its callers (an experiment with it gained nothing; see
-/// `docs/benchmarks.md`).
+/// first updates the schema's one `write_lock` row, which holds the others off until it
+/// ends. Every write therefore runs alone: serializable without retries, and outbox
+/// sequences are handed out in commit order, which the relay relies on. Per-document
+/// concurrency would need `SERIALIZABLE` isolation and bodies that can run twice, which
+/// ``Store/write(_:)`` does not ask of its callers (an experiment with it gained nothing;
+/// see `docs/benchmarks.md`).
 ///
 /// What makes writing one at a time fast is counting statements — each is a round trip
 /// (~0.2–0.5 ms on a loaded machine) and CPU in the service, the kernel and the server:
 /// - a write's blind writes wait in ``PendingWrites`` and go as one statement;
 /// - writes that queue up share one transaction (``WriteGroup``, group commit), so
 ///   `BEGIN`, the lock and `COMMIT` are paid once for many;
+/// - the lock row carries a version every transaction bumps: a transaction that finds the
+///   version this process's last commit left knows the id sequences as that commit left
+///   them, and hands out ids without a statement each (``nextId(_:)`` in
+///   ``PostgresTransaction``); the ids still reach the `sequences` table with its writes.
+///   A replica that wrote in between makes the next transaction ask the database again;
+/// - ``markPublished(_:)`` is one statement outside the writer;
 /// - the statements run per request or event are prepared once per connection
 ///   (``Prepared``), and ``StoreTransaction/prefetch(_:)`` and
 ///   ``StoreTransaction/remove(_:id:)`` let a service save the rest.
@@ -58,6 +64,10 @@ public final class PostgresStore: Store {
     /// The group commit writes join; only touched while holding ``writer``.
     private let currentGroup = Mutex<WriteGroup?>(nil)
     private let committedNextIds = Mutex<[String: Int64]>([:])
+    /// The id sequences as this process's last commit left them, and the write-lock
+    /// version it set. A group that finds the schema's version one below its own (no other
+    /// process wrote in between) hands out ids from here without a statement each.
+    private let sequenceCache = Mutex<(version: Int64, sequences: [String: Int64])?>(nil)
     private let runner: Task<Void, Never>
 
     /// Connects to `url` (`postgres://user:password@host:port/database`), creating the
@@ -73,12 +83,11 @@ public final class PostgresStore: Store {
         let target = try PostgresURL(url)
         var connection = target.connectionConfiguration
         connection.options.connectTimeout = TimeAmount(min(operationTimeout, .seconds(2)))
-        // Prepared statements name tables without their schema.
-        connection.options.additionalStartupParameters = [("search_path", "\"\(schema)\"")]
+        connection.options.additionalStartupParameters = Self.sessionParameters(schema: schema)
         configuration = connection
         var pool = target.clientConfiguration
         pool.options.connectTimeout = min(operationTimeout, .seconds(2))
-        pool.options.additionalStartupParameters = [("search_path", "\"\(schema)\"")]
+        pool.options.additionalStartupParameters = Self.sessionParameters(schema: schema)
         pool.options.maximumConnections = 8
         pool.options.keepAliveBehavior = .init(frequency: .seconds(10))
         // The pool reports every failed reconnection attempt at info level, several a
@@ -96,12 +105,22 @@ public final class PostgresStore: Store {
         }
     }
 
+    /// Every connection's settings: prepared statements name tables without their schema,
+    /// and use one generic plan, made once per connection. PostgreSQL would otherwise plan
+    /// some of them (those that probe per element of an array) anew on every execution,
+    /// ~50 µs each; ``Prepared`` writes its statements so that the generic plan is the
+    /// right one whatever the statistics (a test checks the plans).
+    static func sessionParameters(schema: String) -> [(String, String)] {
+        [("search_path", "\"\(schema)\""), ("plan_cache_mode", "force_generic_plan")]
+    }
+
     struct Tables: Sendable {
-        let documents, sequences, outbox, handled, positions, deadLetters: String
+        let documents, sequences, outbox, handled, positions, deadLetters, writeLock: String
         init(schema: String) {
             func name(_ table: String) -> String { "\"\(schema)\".\(table)" }
-            (documents, sequences, outbox, handled, positions, deadLetters) =
-                (name("documents"), name("sequences"), name("outbox"), name("handled"), name("positions"), name("dead_letters"))
+            (documents, sequences, outbox, handled, positions, deadLetters, writeLock) =
+                (name("documents"), name("sequences"), name("outbox"), name("handled"), name("positions"), name("dead_letters"),
+                 name("write_lock"))
         }
     }
 
@@ -127,21 +146,43 @@ public final class PostgresStore: Store {
                                            envelope TEXT NOT NULL, error TEXT NOT NULL, attempts INTEGER NOT NULL, parked_at BIGINT NOT NULL)
             """,
         ] }),
+        ("chassis-v2-write-lock", { t in [
+            "CREATE TABLE \(t.writeLock) (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)",
+            "INSERT INTO \(t.writeLock) (id, version) VALUES (1, 0)",
+        ] }),
     ]
 
+    /// Applies the migrations the schema lacks, in a transaction of its own under an
+    /// advisory lock on the schema's name (the write lock's row may not exist yet); it ends
+    /// by taking the write lock too, so it also waits for writers of running replicas.
     private func migrate() async throws {
-        try await write { tx in
-            let tx = tx as! PostgresTransaction
-            try await tx.execute("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")")
-            try await tx.execute("CREATE TABLE IF NOT EXISTS \(unescaped: "\"\(schema)\"").migrations (name TEXT PRIMARY KEY)")
-            let applied = try await tx.rows("SELECT name FROM \(unescaped: "\"\(schema)\"").migrations").map { try $0.decode(String.self) }
-            for migration in Self.migrations where !applied.contains(migration.name) {
-                for statement in migration.sql(tables) {
-                    try await tx.execute(PostgresQuery(unsafeSQL: statement))
+        await writer.lock()
+        do {
+            let connection = try await openWriter()
+            do {
+                let schema = "\"\(schema)\""
+                try await run(connection, "BEGIN")
+                try await run(connection, "SELECT pg_advisory_xact_lock(hashtext(\(self.schema)))::text")
+                try await run(connection, "CREATE SCHEMA IF NOT EXISTS \(unescaped: schema)")
+                try await run(connection, "CREATE TABLE IF NOT EXISTS \(unescaped: schema).migrations (name TEXT PRIMARY KEY)")
+                let applied = try await rows(connection, "SELECT name FROM \(unescaped: schema).migrations").map { try $0.decode(String.self) }
+                for migration in Self.migrations where !applied.contains(migration.name) {
+                    for statement in migration.sql(tables) {
+                        try await run(connection, PostgresQuery(unsafeSQL: statement))
+                    }
+                    try await run(connection, "INSERT INTO \(unescaped: schema).migrations (name) VALUES (\(migration.name))")
                 }
-                try await tx.execute("INSERT INTO \(unescaped: "\"\(schema)\"").migrations (name) VALUES (\(migration.name))")
+                _ = try await rows(connection, Prepared.WriteLock())
+                try await run(connection, "COMMIT")
+            } catch {
+                await rollBack(connection)
+                throw error
             }
+        } catch {
+            await writer.unlock()
+            throw error
         }
+        await writer.unlock()
     }
 
     // MARK: Transactions
@@ -175,20 +216,22 @@ public final class PostgresStore: Store {
         }
     }
 
-    /// The open group commit, or a new one: `BEGIN` and the schema's advisory lock, so
+    /// The open group commit, or a new one: `BEGIN` and the schema's write lock, so
     /// replicas of the service sharing the schema write one at a time too. Only called
     /// while holding ``writer``.
     private func openGroup() async throws -> WriteGroup {
         if let open = currentGroup.withLock({ $0 }) { return open }
         let connection = try await openWriter()
+        let version: Int64
         do {
             try await run(connection, "BEGIN")
-            _ = try await rows(connection, Prepared.SchemaLock(schema: schema))
+            version = try await rows(connection, Prepared.WriteLock())[0]
         } catch {
             dropWriter(connection)
             throw error
         }
-        let group = WriteGroup(connection: connection)
+        let known = sequenceCache.withLock { cache in cache.flatMap { $0.version == version - 1 ? $0.sequences : nil } }
+        let group = WriteGroup(connection: connection, version: version, sequences: known ?? [:])
         currentGroup.withLock { $0 = group }
         return group
     }
@@ -220,6 +263,7 @@ public final class PostgresStore: Store {
             throw error
         }
         currentGroup.withLock { $0 = nil }
+        sequenceCache.withLock { $0 = (group.version, group.sequences) }
         let handedOut = group.nextIds
         if !handedOut.isEmpty { committedNextIds.withLock { $0.merge(handedOut, uniquingKeysWith: max) } }
         group.settle(.success(()))
@@ -348,10 +392,13 @@ public final class PostgresStore: Store {
         try await read(Prepared.PendingOutbox(limit: Int64(limit)))
     }
 
+    /// One statement from the pool, outside the writer: a group commit of its own would
+    /// cost `BEGIN`, the lock and `COMMIT` besides, and the writer's turn. Nothing needs it
+    /// serialized with writes: writers insert outbox rows and prune deletes published ones,
+    /// and this touches only unpublished rows that are already committed.
     public func markPublished(_ sequences: [Int64]) async throws {
         guard !sequences.isEmpty else { return }
-        let now = Clock.millis()
-        try await write { tx in (tx as! PostgresTransaction).markPublished(sequences, at: now) }
+        _ = try await read(Prepared.MarkPublished(time: Clock.millis(), sequences: sequences))
     }
 
     public func outboxBacklog() async throws -> Int {
@@ -518,13 +565,6 @@ final class PostgresTransaction: StoreTransaction {
         _ = try await rows(query)
     }
 
-    func markPublished(_ sequences: [Int64], at time: Int64) {
-        state.withLock {
-            $0.pending.published += sequences
-            $0.pending.publishedAt = max($0.pending.publishedAt, time)
-        }
-    }
-
     // MARK: Documents
 
     /// A document's pending body (nil: pending deletion), or nil if no write of it is pending.
@@ -577,6 +617,7 @@ final class PostgresTransaction: StoreTransaction {
             member.pending.put(collection, id: id, body: String(decoding: body, as: UTF8.self))
             if !covered { member.pending.sequenceFloors[collection] = max(member.pending.sequenceFloors[collection] ?? 0, id) }
         }
+        if !covered { group.sequence(collection, reached: id, read: false) }
     }
 
     func delete(_ collection: String, id: Int64) async throws -> Bool {
@@ -594,11 +635,20 @@ final class PostgresTransaction: StoreTransaction {
         state.withLock { $0.pending.put(collection, id: id, body: nil) }
     }
 
+    /// From the group's knowledge of the sequence when it has it (the id then waits in
+    /// the pending writes as a sequence floor), else from the database.
     func nextId(_ collection: String) async throws -> Int64 {
-        if state.withLock({ $0.pending.sequenceFloors[collection] != nil }) || group.raisesSequence(of: collection) {
-            try await sendPending()
+        let floor = state.withLock { $0.pending.sequenceFloors[collection] ?? 0 }
+        if let next = group.handOut(collection, after: floor) {
+            state.withLock { member in
+                member.nextIds[collection] = max(member.nextIds[collection] ?? 0, next)
+                member.pending.sequenceFloors[collection] = max(member.pending.sequenceFloors[collection] ?? 0, next)
+            }
+            return next
         }
+        if floor > 0 || group.raisesSequence(of: collection) { try await sendPending() }
         let next = try await send(Prepared.NextId(collection: collection))[0]
+        group.sequence(collection, reached: next, read: true)
         state.withLock { $0.nextIds[collection] = max($0.nextIds[collection] ?? 0, next) }
         return next
     }

@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// Every write a transaction makes whose answer it does not need — a document put or
 /// deleted, an event enqueued, a handled record, a position, a dead letter parked or
-/// taken, outbox rows marked published — waits here and goes to the database with the
+/// taken — waits here and goes to the database with the
 /// others as **one statement**, either at commit or just before a read whose answer they
 /// could change. Reads of a single document, a position or a handled record are answered
 /// from here when it holds them. On a database a round trip away, this turns a
@@ -30,12 +30,10 @@ struct PendingWrites: Sendable {
     var positions: [PositionKey: Int64] = [:]
     var parked: [DeadLetter] = []
     var takenDeadLetters: [Int64] = []
-    var published: [Int64] = []
-    var publishedAt: Int64 = 0
 
     var isEmpty: Bool {
         documents.isEmpty && sequenceFloors.isEmpty && outbox.isEmpty && handled.isEmpty && positions.isEmpty
-            && parked.isEmpty && takenDeadLetters.isEmpty && published.isEmpty
+            && parked.isEmpty && takenDeadLetters.isEmpty
     }
 
     mutating func put(_ collection: String, id: Int64, body: String?) {
@@ -53,8 +51,6 @@ struct PendingWrites: Sendable {
         positions.merge(later.positions) { _, new in new }
         parked += later.parked
         takenDeadLetters += later.takenDeadLetters
-        published += later.published
-        publishedAt = max(publishedAt, later.publishedAt)
     }
 
     /// The one statement that applies everything: a data-modifying `WITH` part per kind of
@@ -130,9 +126,6 @@ struct PendingWrites: Sendable {
         if !takenDeadLetters.isEmpty {
             parts.append("DELETE FROM \(t.deadLetters) WHERE id = ANY(\(try bind(takenDeadLetters, as: "int8[]")))")
         }
-        if !published.isEmpty {
-            parts.append("UPDATE \(t.outbox) SET published_at = \(try bind(publishedAt, as: "int8")) WHERE seq = ANY(\(try bind(published, as: "int8[]")))")
-        }
         let with = parts.enumerated().map { "w\($0.offset) AS (\($0.element))" }.joined(separator: ", ")
         return PostgresQuery(unsafeSQL: "WITH \(with) SELECT 1", binds: binds)
     }
@@ -155,7 +148,9 @@ struct PendingWrites: Sendable {
 /// waiting for the commit gets the error, and nothing of the group is committed.
 final class WriteGroup: Sendable {
     let connection: PostgresConnection
-    private let state = Mutex(State())
+    /// The schema's write-lock version this group's transaction set.
+    let version: Int64
+    private let state: Mutex<State>
 
     struct State {
         /// What members that completed have written and not sent yet.
@@ -166,6 +161,9 @@ final class WriteGroup: Sendable {
         var savepoints = 0
         /// The highest id each collection's sequence handed out to completed members.
         var nextIds: [String: Int64] = [:]
+        /// For the collections it names, a value at or above the collection's sequence in
+        /// this transaction: ids above it are free to hand out without asking the database.
+        var sequences: [String: Int64]
         var outcome = Outcome.open([])
     }
 
@@ -174,7 +172,12 @@ final class WriteGroup: Sendable {
         case settled(Result<Void, any Error>)
     }
 
-    init(connection: PostgresConnection) { self.connection = connection }
+    /// `sequences`: what the group may assume of the sequences (see ``State/sequences``).
+    init(connection: PostgresConnection, version: Int64, sequences: [String: Int64]) {
+        self.connection = connection
+        self.version = version
+        state = Mutex(State(sequences: sequences))
+    }
 
     var members: Int { state.withLock { $0.members } }
     var enqueued: Bool { state.withLock { $0.enqueued } }
@@ -187,6 +190,33 @@ final class WriteGroup: Sendable {
     func raisesSequence(of collection: String) -> Bool { state.withLock { $0.pending.sequenceFloors[collection] != nil } }
     var hasParked: Bool { state.withLock { !$0.pending.parked.isEmpty } }
     func hasTaken(_ id: Int64) -> Bool { state.withLock { $0.pending.takenDeadLetters.contains(id) } }
+
+    /// The id after `floor` and after every id the collection's sequence may have reached,
+    /// if the group knows that; the member that takes it records it as a sequence floor,
+    /// so the database's sequence reaches it on commit. An id handed to a member that
+    /// then fails is not handed out again in this group (a gap, as a rollback leaves).
+    func handOut(_ collection: String, after floor: Int64) -> Int64? {
+        state.withLock { state in
+            guard let known = state.sequences[collection] else { return nil }
+            let next = max(known, floor) + 1
+            state.sequences[collection] = next
+            return next
+        }
+    }
+
+    /// The collection's sequence was read in this transaction (or raised by a put of an
+    /// explicit id): it is at `value` now, or above what the group knew.
+    func sequence(_ collection: String, reached value: Int64, read: Bool) {
+        state.withLock { state in
+            if let known = state.sequences[collection] {
+                state.sequences[collection] = max(known, value)
+            } else if read {
+                state.sequences[collection] = value
+            }
+        }
+    }
+
+    var sequences: [String: Int64] { state.withLock { $0.sequences } }
 
     /// Takes the completed members' pending writes, to send them.
     func takePending() -> PendingWrites {
