@@ -1,6 +1,8 @@
 import Chassis
 import ChassisTesting
+import Foundation
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// Delivery under failure: each test breaks something and checks every event was still
@@ -164,5 +166,55 @@ import Testing
             try await eventually("the rest handled by b") { try await rig.caughtUp(handled: events.count) }
             try await rig.expectHandledExactlyOnce(events)
         }
+    }
+
+    /// A consumer reads every event of its system and handles a few types: the others move
+    /// its position without a transaction each, in batches as one by one.
+    @Test(arguments: Rig.backends) func eventsNoPolicyHandlesCostNoTransactionPerBatch(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
+            _ = try await rig.publish(keys: rig.spreadKeys, seqs: 1...20)
+            let counting = CountingStore(rig.store)
+            var settings = ConsumerSettings.brisk
+            settings.ackInterval = .seconds(3600)
+            rig.start(EventConsumer(group: Rig.group, member: "m", store: counting, bus: rig.log, policies: Policies(),
+                                    settings: settings, logger: quietLogger))
+            try await eventually("the group past every event") {
+                try await rig.log.lag(group: Rig.group).values.allSatisfy { $0 == 0 }
+            }
+            // 40 events a partition come in batches of 16: a transaction per batch would be
+            // 3 a partition besides reading its position; here it is 1, the position
+            // written with the acknowledgement once caught up.
+            let partitions = rig.log.partitionCount
+            #expect(counting.writes <= 2 * partitions, "\(counting.writes) transactions for \(partitions) partitions")
+        }
+    }
+}
+
+/// A store that counts its transactions.
+final class CountingStore: Store {
+    let inner: any Store
+    private let count = Mutex(0)
+    init(_ inner: any Store) { self.inner = inner }
+    var writes: Int { count.withLock { $0 } }
+
+    var service: String { inner.service }
+    func write<T>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
+        count.withLock { $0 += 1 }
+        return try await inner.write(body)
+    }
+    func waitForOutbox(timeout: Duration) async { await inner.waitForOutbox(timeout: timeout) }
+    func pendingOutbox(limit: Int) async throws -> [OutboxEntry] { try await inner.pendingOutbox(limit: limit) }
+    func markPublished(_ sequences: [Int64]) async throws { try await inner.markPublished(sequences) }
+    func outboxBacklog() async throws -> Int { try await inner.outboxBacklog() }
+    func deadLetters(limit: Int) async throws -> [DeadLetter] { try await inner.deadLetters(limit: limit) }
+    func prune(olderThan age: Duration) async throws -> PruneReport { try await inner.prune(olderThan: age) }
+    func ping() async throws { try await inner.ping() }
+    func close() async throws { try await inner.close() }
+    func document(_ collection: String, id: Int64) async throws -> Data? { try await inner.document(collection, id: id) }
+    func documents(_ collection: String, _ query: DocumentQuery) async throws -> [StoredDocument] {
+        try await inner.documents(collection, query)
+    }
+    func count(_ collection: String, matching filters: [FieldMatch]) async throws -> Int {
+        try await inner.count(collection, matching: filters)
     }
 }

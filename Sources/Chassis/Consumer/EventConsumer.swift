@@ -172,9 +172,11 @@ public final class EventConsumer: Service {
     /// Handles a batch in one transaction: one commit for many events, with the same
     /// guarantees as one by one. False, with nothing changed, if any handler failed (the
     /// batch is then handled one by one, so only the failing event is retried and
-    /// parked) or if this member no longer owns the partition.
+    /// parked), if this member no longer owns the partition, or if no event of the batch
+    /// has a handler (the position then moves without a transaction, as for one event).
     private func handleTogether(_ records: [BusRecord], partition: Int) async throws -> Bool {
-        guard records.count > 1, owns(partition), !isStopping, let last = records.last else { return false }
+        guard records.count > 1, owns(partition), !isStopping, let last = records.last,
+              records.contains(where: { policies.handler(for: $0.envelope.type) != nil }) else { return false }
         let started = ContinuousClock.now
         let outcomes: [(type: String, first: Bool)]
         do {
