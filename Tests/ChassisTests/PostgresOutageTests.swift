@@ -1,6 +1,8 @@
 import Chassis
 import ChassisTesting
 import Foundation
+import Logging
+import PostgresNIO
 import Testing
 
 /// A database outage under a running store: operations fail fast with a 503-style refusal
@@ -34,6 +36,36 @@ struct PostgresOutageTests {
             #expect(try await store.document("things", id: 1).map(JSON.parse) == ["n": 1])
             #expect(try await store.count("things", matching: []) == 2)
             try await store.close()
+        }
+    }
+
+    /// A statement that hangs (here: waiting for a lock another session holds) fails
+    /// within the operation timeout, the connection it hung on is given up, and the
+    /// store writes again once the database answers.
+    @Test func aHungStatementFailsWithinTheTimeoutAndTheStoreGoesOn() async throws {
+        try await withPostgresDatabase { url in
+            let store = try await PostgresStore(url: url, schema: "hung", service: "hung", operationTimeout: .seconds(1))
+            try await store.write { try await $0.put("things", id: 1, body: Data(#"{"n":1}"#.utf8)) }
+            let logger = Logger(label: "blocker")
+            let blocker = try await PostgresConnection.connect(configuration: try PostgresURL(url).connectionConfiguration,
+                                                               id: 9, logger: logger)
+            _ = try await blocker.query("BEGIN", logger: logger)
+            _ = try await blocker.query("UPDATE hung.write_lock SET version = version WHERE id = 1", logger: logger)
+
+            let started = ContinuousClock.now
+            let refusal = await #expect(throws: Refusal.self) {
+                try await store.write { try await $0.put("things", id: 2, body: Data(#"{"n":2}"#.utf8)) }
+            }
+            #expect(refusal?.status == 503)
+            #expect(started.duration(to: .now) < .seconds(10), "the refusal comes at the operation timeout")
+
+            _ = try await blocker.query("ROLLBACK", logger: logger)
+            try await blocker.close()
+            try await eventually("the store writes again", timeout: .seconds(20)) {
+                (try? await store.write { try await $0.put("things", id: 2, body: Data(#"{"n":2}"#.utf8)) }) != nil
+            }
+            #expect(try await store.count("things", matching: []) == 2)
+            try await store.dropSchemaAndClose()
         }
     }
 }
