@@ -398,6 +398,17 @@ extension StoreConformance {
         try check(try await store.outboxBacklog() == 1, "backlog counts only the unpublished event")
         try await store.markPublished([])
         try check(try await store.outboxBacklog() == 1, "marking nothing published changes nothing")
+
+        // The relay's step: mark, then read what is still pending, in one call.
+        let more = sampleEnvelope(key: "d")
+        try await store.write { try await $0.enqueue([more]) }
+        let next = try await store.markPublished(rest.map(\.sequence), thenPending: 10)
+        try check(next.map(\.envelope.id) == [more.id], "after marking c published in the step, pending is \(next.map(\.envelope.key))")
+        try check(try await store.outboxBacklog() == 1, "the step marked c published")
+        try check(try await store.markPublished([], thenPending: 10).map(\.envelope.id) == [more.id], "a step marking nothing reads the outbox")
+        let none = try await store.markPublished(next.map(\.sequence), thenPending: 10)
+        try check(none.isEmpty, "marking the last entry leaves nothing pending")
+        try check(try await store.outboxBacklog() == 0, "the backlog is empty once every entry is marked")
     }
 
     static func recordHandledOnce(_ store: any Store) async throws {

@@ -29,11 +29,20 @@ public final class OutboxRelay: Service {
 
     /// Relays until cancelled or shut down gracefully; on graceful shutdown it first drains
     /// what is already committed.
+    ///
+    /// A batch's marks go with the next read of the outbox (``Store/markPublished(_:thenPending:)``,
+    /// one round trip on PostgreSQL), which follows at once; when the relay stops, it writes
+    /// what it has not marked yet.
     public func run() async throws {
         var failures = 0
+        var unmarked: [Int64] = []
+        defer {
+            // The store refuses work in a cancelled task: mark from an unstructured one.
+            if !unmarked.isEmpty { Task { [store, unmarked] in try? await store.markPublished(unmarked) } }
+        }
         while !Task.isCancelled {
             do {
-                let published = try await relayOnce()
+                let published = try await step(&unmarked)
                 failures = 0
                 if published == 0 {
                     if Task.isShuttingDownGracefully { return }
@@ -49,13 +58,23 @@ public final class OutboxRelay: Service {
         }
     }
 
-    /// Publishes one batch of pending entries; returns how many.
+    /// Publishes one batch of pending entries and marks it; returns how many.
     @discardableResult
     public func relayOnce() async throws -> Int {
-        let pending = try await store.pendingOutbox(limit: batchSize)
+        var unmarked: [Int64] = []
+        let published = try await step(&unmarked)
+        try await store.markPublished(unmarked)
+        return published
+    }
+
+    /// Marks what the last step published (`unmarked`), reads the next batch and publishes
+    /// it; its sequences are left in `unmarked`. Returns how many it published.
+    private func step(_ unmarked: inout [Int64]) async throws -> Int {
+        let pending = try await store.markPublished(unmarked, thenPending: batchSize)
+        unmarked = []
         guard !pending.isEmpty else { return 0 }
         try await bus.publish(pending.map(\.envelope))
-        try await store.markPublished(pending.map(\.sequence))
+        unmarked = pending.map(\.sequence)
         metrics.published(pending.count)
         return pending.count
     }

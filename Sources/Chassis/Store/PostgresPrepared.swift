@@ -118,6 +118,22 @@ enum Prepared {
         func decodeRow(_ row: PostgresRow) throws -> Int32 { try row.decode(Int32.self) }
     }
 
+    /// Marks rows published and reads the next pending ones. The read does not see the
+    /// update (one snapshot for the whole statement), so it leaves the marked rows out.
+    struct MarkThenPending: PostgresPreparedStatement {
+        static let name = "msa_mark_then_pending"
+        static let sql = """
+            WITH marked AS (UPDATE outbox SET published_at = $1 WHERE seq = ANY($2::int8[]) AND published_at IS NULL)
+            SELECT seq, event_id, type, source, time, key, traceparent, payload FROM outbox
+            WHERE published_at IS NULL AND NOT (seq = ANY($2::int8[])) ORDER BY seq LIMIT $3
+            """
+        var time: Int64
+        var sequences: [Int64]
+        var limit: Int64
+        func makeBindings() throws -> PostgresBindings { bindings(time, sequences, limit) }
+        func decodeRow(_ row: PostgresRow) throws -> OutboxEntry { try PendingOutbox.entry(row) }
+    }
+
     struct PendingOutbox: PostgresPreparedStatement {
         static let name = "msa_pending_outbox"
         static let sql = """
@@ -126,7 +142,9 @@ enum Prepared {
             """
         var limit: Int64
         func makeBindings() throws -> PostgresBindings { bindings(limit) }
-        func decodeRow(_ row: PostgresRow) throws -> OutboxEntry {
+        func decodeRow(_ row: PostgresRow) throws -> OutboxEntry { try Self.entry(row) }
+
+        static func entry(_ row: PostgresRow) throws -> OutboxEntry {
             let (seq, id, type, source, time, key, traceparent, payload) =
                 try row.decode((Int64, String, String, String, Int64, String, String?, String).self)
             return OutboxEntry(sequence: seq, envelope: EventEnvelope(id: id, type: type, source: source, time: time, key: key,

@@ -431,6 +431,12 @@ public final class PostgresStore: Store {
         _ = try await read(Prepared.MarkPublished(time: Clock.millis(), sequences: sequences))
     }
 
+    /// One statement: the marks and the next read of the outbox.
+    public func markPublished(_ sequences: [Int64], thenPending limit: Int) async throws -> [OutboxEntry] {
+        guard !sequences.isEmpty else { return try await pendingOutbox(limit: limit) }
+        return try await read(Prepared.MarkThenPending(time: Clock.millis(), sequences: sequences, limit: Int64(limit)))
+    }
+
     public func outboxBacklog() async throws -> Int {
         try await read("SELECT count(*) FROM \(unescaped: tables.outbox) WHERE published_at IS NULL").first
             .map { Int(try $0.decode(Int64.self)) } ?? 0

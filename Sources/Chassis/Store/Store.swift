@@ -26,6 +26,10 @@ public protocol Store: DocumentReader {
     func pendingOutbox(limit: Int) async throws -> [OutboxEntry]
     /// Marks outbox entries published; called only after the bus acknowledged them.
     func markPublished(_ sequences: [Int64]) async throws
+    /// Marks `sequences` published, then returns the entries still pending, as
+    /// ``pendingOutbox(limit:)`` would: the relay's step, which a store may do in one
+    /// round trip.
+    func markPublished(_ sequences: [Int64], thenPending limit: Int) async throws -> [OutboxEntry]
     /// How many committed events still wait for the relay.
     func outboxBacklog() async throws -> Int
 
@@ -160,4 +164,11 @@ public struct PruneReport: Sendable, Equatable {
     public var outbox: Int
     public var handled: Int
     public init(outbox: Int, handled: Int) { self.outbox = outbox; self.handled = handled }
+}
+
+extension Store {
+    public func markPublished(_ sequences: [Int64], thenPending limit: Int) async throws -> [OutboxEntry] {
+        try await markPublished(sequences)
+        return try await pendingOutbox(limit: limit)
+    }
 }
