@@ -80,16 +80,23 @@ struct PrivateInfra: Sendable {
     static func with<T>(_ part: String, isolation: isolated (any Actor)? = #isolation,
                         _ body: (PrivateInfra) async throws -> T) async throws -> T {
         let directory = try TemporaryDirectory(prefix: "msa-\(part)")
-        defer {
-            _ = try? run(["stop"], directory)
+        func stop() async {
+            _ = try? await run(["stop"], directory)
             directory.remove()
         }
-        var environment: [String: String] = [:]
-        for line in try run(["start", part], directory).split(separator: "\n") where line.hasPrefix("export ") {
-            let assignment = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
-            if assignment.count == 2 { environment[String(assignment[0])] = String(assignment[1]) }
+        do {
+            var environment: [String: String] = [:]
+            for line in try await run(["start", part], directory).split(separator: "\n") where line.hasPrefix("export ") {
+                let assignment = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
+                if assignment.count == 2 { environment[String(assignment[0])] = String(assignment[1]) }
+            }
+            let result = try await body(PrivateInfra(directory: directory, environment: environment))
+            await stop()
+            return result
+        } catch {
+            await stop()
+            throw error
         }
-        return try await body(PrivateInfra(directory: directory, environment: environment))
     }
 
     func value(_ name: String) throws -> String {
@@ -97,9 +104,12 @@ struct PrivateInfra: Sendable {
         return value
     }
 
-    func run(_ arguments: [String]) throws { _ = try Self.run(arguments, directory) }
+    func run(_ arguments: [String]) async throws { _ = try await Self.run(arguments, directory) }
 
-    static func run(_ arguments: [String], _ directory: TemporaryDirectory) throws -> String {
+    /// Runs `infra.sh` and waits for it without holding a thread: `waitUntilExit` would
+    /// block one of the few threads Swift concurrency runs every test on, for as long as
+    /// the script waits for a server to stop or start.
+    static func run(_ arguments: [String], _ directory: TemporaryDirectory) async throws -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         // Output goes to a file, not a pipe: the servers the script starts inherit the
         // process's descriptors, and a pipe they hold open would never reach its end.
@@ -112,11 +122,18 @@ struct PrivateInfra: Sendable {
         process.arguments = [root.appendingPathComponent("scripts/infra.sh").path] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(["MSA_INFRA_DIR": directory.file("infra")]) { _, new in new }
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        try process.run()
-        process.waitUntilExit()
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw ConformanceFailure("infra.sh \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        guard status == 0 else {
+            throw ConformanceFailure("infra.sh \(arguments.joined(separator: " ")) exited with \(status)")
         }
         return output
     }
@@ -135,9 +152,9 @@ public struct PrivatePostgres: Sendable {
     }
 
     /// Fast shutdown: clients are disconnected, every commit is kept.
-    public func halt() throws { try infra.run(["postgres-stop"]) }
+    public func halt() async throws { try await infra.run(["postgres-stop"]) }
     /// Starts the server again on the same port and data.
-    public func restart() throws { try infra.run(["postgres-start"]) }
+    public func restart() async throws { try await infra.run(["postgres-start"]) }
 }
 
 /// A NATS server with JetStream of one test's own: a system's stream is named after the

@@ -18,7 +18,7 @@ struct PostgresOutageTests {
             try await store.write { try await $0.put("things", id: 1, body: Data(#"{"n":1}"#.utf8)) }
             _ = try await store.pendingOutbox(limit: 1)  // A pooled read connection is open too.
 
-            try server.halt()
+            try await server.halt()
             let started = ContinuousClock.now
             await #expect(throws: (any Error).self) { try await store.ping() }
             let refusal = await #expect(throws: Refusal.self) {
@@ -28,7 +28,7 @@ struct PostgresOutageTests {
             await #expect(throws: Refusal.self) { _ = try await store.document("things", id: 1) }
             #expect(started.duration(to: .now) < .seconds(20), "refusals come within the operation timeout, not at a pool's patience")
 
-            try server.restart()
+            try await server.restart()
             try await eventually("the store answers again after the restart", timeout: .seconds(30)) {
                 (try? await store.ping()) != nil
             }

@@ -47,7 +47,7 @@ struct ProductionModeTests {
                     try await api.get("/mypages/\(before.last!)").status == 200
                 }
 
-                try server.halt()
+                try await server.halt()
                 try await eventually("reserve reports not ready", timeout: .seconds(30)) {
                     try await reserveHealth.get("/actuator/health/readiness").status == 503
                 }
@@ -56,7 +56,7 @@ struct ProductionModeTests {
                         "\(refused.status) \(refused.text)")
                 #expect(try await api.get("/mypages/\(before[0])").status == 200, "mypage, on SQLite, keeps answering")
 
-                try server.restart()
+                try await server.restart()
                 try await eventually("reserve ready again", timeout: .seconds(60)) {
                     try await reserveHealth.get("/actuator/health/readiness").status == 200
                 }

@@ -324,37 +324,27 @@ public final class PostgresStore: Store {
     }
 
     func rows(_ connection: PostgresConnection, _ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await onWriter(connection) { try await connection.query(query, logger: logger).collect() }
+        try await onWriter(connection) { [logger] in try await connection.query(query, logger: logger).collect() }
     }
 
     /// A prepared statement on the writer connection, bounded and failing like a query.
     func rows<S: PostgresPreparedStatement>(_ connection: PostgresConnection, _ statement: S) async throws -> [S.Row]
     where S.Row: Sendable {
-        try await onWriter(connection) { try await Self.collect(connection.execute(statement, logger: logger)) }
+        try await onWriter(connection) { [logger] in try await Self.collect(connection.execute(statement, logger: logger)) }
     }
 
-    /// Runs `operation` on the writer connection in the calling task, for at most
-    /// ``operationTimeout``: at the deadline a loop timer closes the connection, which fails
-    /// the statement (and rolls its transaction back on the server). Most statements run
-    /// here, so this saves the task per statement that ``bounded(_:_:)`` spends.
-    private func onWriter<R: Sendable>(_ connection: PostgresConnection, _ operation: () async throws -> R) async throws -> R {
-        let expired = Mutex(false)
-        let timer = LoopTimer(after: operationTimeout) {
-            expired.withLock { $0 = true }
-            let closing: EventLoopFuture<Void> = connection.close()
-            closing.whenComplete { _ in }
-        }
+    /// Each statement runs in a task of its own (``bounded(_:_:)``), which the caller's
+    /// cancellation does not reach: a consumer being stopped does not cut a statement off
+    /// halfway through the connection's protocol. Running statements in the caller's task
+    /// instead, with a timer closing the connection at the deadline, saved no measurable
+    /// time and was reverted: with it the chassis tests hung 3 times in about 100 runs,
+    /// always in tests that cancel consumers (see `docs/benchmarks.md`).
+    private func onWriter<R: Sendable>(_ connection: PostgresConnection, _ operation: @escaping @Sendable () async throws -> R) async throws -> R {
         do {
-            let result = try await operation()
-            timer.cancel()
-            return result
+            return try await bounded("query", operation)
         } catch {
-            timer.cancel()
-            let failure = expired.withLock { $0 }
-                ? Refusal.unavailable("the database did not answer within \(operationTimeout) (query)", retryAfterSeconds: 1)
-                : Self.translated(error)
-            if failure is Refusal || connection.isClosed { dropWriter(connection) }
-            throw failure
+            if error is Refusal || connection.isClosed { dropWriter(connection) }
+            throw error
         }
     }
 
@@ -383,17 +373,11 @@ public final class PostgresStore: Store {
                 throw Refusal.unavailable("the database did not answer within \(timeout) (\(what))", retryAfterSeconds: 1)
             }
             return result
-        } catch {
-            throw Self.translated(error)
+        } catch let error as PSQLError where error.serverInfo == nil {
+            throw Refusal.unavailable("the database is unreachable (\(error.code))", retryAfterSeconds: 1)
+        } catch let error as PSQLError {
+            throw PostgresFailure(error)
         }
-    }
-
-    /// An unreachable database is a ``Refusal/unavailable(_:retryAfterSeconds:)``; an error
-    /// the database answered with is a ``PostgresFailure``; anything else is unchanged.
-    private static func translated(_ error: any Error) -> any Error {
-        guard let error = error as? PSQLError else { return error }
-        if error.serverInfo == nil { return Refusal.unavailable("the database is unreachable (\(error.code))", retryAfterSeconds: 1) }
-        return PostgresFailure(error)
     }
 
     public func waitForOutbox(timeout: Duration) async {
