@@ -845,19 +845,22 @@ public struct PostgresURL: Sendable, Equatable {
         return "postgres://\(credentials)@\(host):\(port)/\(database)?host=\(socketDirectory)"
     }
 
+    /// The server's socket file, when not over TCP.
+    var socketPath: String? { socketDirectory.map { "\($0)/.s.PGSQL.\(port)" } }
+
     /// Where to connect, for messages: `host:port` or the socket's path.
-    public var endpoint: String { socketDirectory.map { "\($0)/.s.PGSQL.\(port)" } ?? "\(host):\(port)" }
+    public var endpoint: String { socketPath ?? "\(host):\(port)" }
 
     public var connectionConfiguration: PostgresConnection.Configuration {
-        if let socketDirectory {
-            return .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        if let socketPath {
+            return .init(unixSocketPath: socketPath, username: user, password: password, database: database)
         }
         return .init(host: host, port: port, username: user, password: password, database: database, tls: .disable)
     }
 
     public var clientConfiguration: PostgresClient.Configuration {
-        if let socketDirectory {
-            return .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        if let socketPath {
+            return .init(unixSocketPath: socketPath, username: user, password: password, database: database)
         }
         return .init(host: host, port: port, username: user, password: password, database: database, tls: .disable)
     }

@@ -6,11 +6,11 @@ import Synchronization
 ///
 /// Every write a transaction makes whose answer it does not need — a document put or
 /// deleted, an event enqueued, a handled record, a position, a dead letter parked or
-/// taken — waits here and goes to the database with the
-/// others as **one statement**, either at commit or just before a read whose answer they
-/// could change. Reads of a single document, a position or a handled record are answered
-/// from here when it holds them. On a database a round trip away, this turns a
-/// transaction of N writes into one round trip instead of N.
+/// taken — waits here and goes to the database with the others as **one statement**,
+/// either at commit or just before a read whose answer they could change. Reads of a
+/// single document, a position or a handled record are answered from here when it holds
+/// them. On a database a round trip away, this turns a transaction of N writes into one
+/// round trip instead of N.
 ///
 /// Later writes of the same key replace earlier ones, so the statement never touches a
 /// row twice (which PostgreSQL refuses within one statement); events keep their order.

@@ -11,8 +11,8 @@ import Synchronization
 ///
 /// The feed ends — ``take(limit:wait:)`` throws once its events are collected — when the
 /// consumer is deleted (another member recreated it), the server answers a pull with an
-/// error, or ``close()`` is called. The bus then starts the consumer again from the committed
-/// position.
+/// error, or ``close()`` is called. The bus then starts the consumer again from the
+/// committed position.
 final class PullFeed: Sendable {
     private let client: NATSClient
     private let subject: String
