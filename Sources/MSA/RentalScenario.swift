@@ -77,8 +77,12 @@ struct RentalScenario {
             try expect(answer, 200, "PATCH /reserves/\(second)")
             try await waitForStatus("/payments/\(second)", "Cancelled", field: "paymentAction")
             try await waitForStatus("/requestLists/\(second)", "Cancelled")
-            try await waitForStatus("/mypages/\(second)", "MatchCancelled")
-            return "reserve \(second) Cancelled, payment refunded, match cancelled"
+            _ = try await eventually("mypage \(second) Cancelled, with the refund and the cancelled match in its history") { () -> Bool? in
+                let row = try await api.get("/mypages/\(second)")
+                let history = Set((try? await self.history(second)) ?? [])
+                return row.body?["status"] == "Cancelled" && history.isSuperset(of: ["Refunded", "MatchCancelled"]) ? true : nil
+            }
+            return "reserve \(second) Cancelled, payment refunded, match cancelled; mypage says Cancelled"
         }
         await run.step("mypage shows every status change; notifications tell andy") {
             let firstHistory = try await history(first)

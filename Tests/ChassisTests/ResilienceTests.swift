@@ -1,4 +1,5 @@
 import Chassis
+import ChassisTesting
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -16,7 +17,7 @@ import Testing
 extension ResilienceTests {
     @Suite struct Breaker {
         private let clock = ManualClock()
-        let policy = CallPolicy(failureThreshold: 3, openDuration: .seconds(5))
+        let policy = CallPolicy(failureThreshold: 3, openDuration: .seconds(5), maxOpenDuration: .seconds(20), halfOpenProbes: 2)
 
         func breaker() -> CircuitBreaker {
             let clock = clock
@@ -56,39 +57,78 @@ extension ResilienceTests {
             #expect(rejected?.reopensIn == .milliseconds(1))
         }
 
-        @Test func halfOpensAfterOpenDurationAndAdmitsOneProbe() async throws {
+        @Test func halfOpensAfterOpenDurationAndAdmitsItsProbes() async throws {
             let breaker = await openBreaker()
             clock.advance(by: .seconds(5))
             try await breaker.acquire()
             #expect(await breaker.state == .halfOpen)
+            try await breaker.acquire()
             await #expect(throws: CircuitBreaker.Rejected.self) { try await breaker.acquire() }
         }
 
-        @Test func closesAfterASuccessfulProbe() async throws {
+        @Test func closesOnceEveryProbeSucceeded() async throws {
             let breaker = await openBreaker()
             clock.advance(by: .seconds(5))
+            try await breaker.acquire()
+            await breaker.record(success: true)
+            #expect(await breaker.state == .halfOpen, "one probe of two")
             try await breaker.acquire()
             await breaker.record(success: true)
             #expect(await breaker.state == .closed)
             try await breaker.acquire()
             try await breaker.acquire()
+            try await breaker.acquire()
         }
 
-        @Test func reopensForAFullOpenDurationAfterAFailedProbe() async throws {
+        @Test func reopensForADoubledPeriodAfterAFailedProbeUpToTheLongest() async throws {
             let breaker = await openBreaker()
             clock.advance(by: .seconds(5))
             try await breaker.acquire()
             await breaker.record(success: false)
             #expect(await breaker.state == .open)
-            clock.advance(by: .seconds(4))
+            #expect(await breaker.openPeriod == .seconds(10))
+            clock.advance(by: .seconds(9))
             await #expect(throws: CircuitBreaker.Rejected.self) { try await breaker.acquire() }
+            #expect(await breaker.retryAfter == .seconds(1))
             clock.advance(by: .seconds(1))
             try await breaker.acquire()
+            await breaker.record(success: false)
+            #expect(await breaker.openPeriod == .seconds(20), "doubled again, and capped at maxOpenDuration")
+            clock.advance(by: .seconds(20))
+            try await breaker.acquire()
+            await breaker.record(success: false)
+            #expect(await breaker.openPeriod == .seconds(20))
+        }
+
+        @Test func closingStartsTheOpenPeriodShortAgain() async throws {
+            let breaker = await openBreaker()
+            clock.advance(by: .seconds(5))
+            try await breaker.acquire()
+            await breaker.record(success: false)
+            clock.advance(by: .seconds(10))
+            for _ in 0..<2 {
+                try await breaker.acquire()
+                await breaker.record(success: true)
+            }
+            #expect(await breaker.state == .closed)
+            for _ in 0..<policy.failureThreshold { await breaker.record(success: false) }
+            #expect(await breaker.openPeriod == .seconds(5))
+        }
+
+        @Test func aProbeNeverSentGivesItsPlaceBack() async throws {
+            let breaker = await openBreaker()
+            clock.advance(by: .seconds(5))
+            try await breaker.acquire()
+            try await breaker.acquire()
+            await breaker.release()
+            try await breaker.acquire()
+            await #expect(throws: CircuitBreaker.Rejected.self) { try await breaker.acquire() }
         }
 
         @Test func aProbeThatNeverReportsIsWrittenOffAfterOpenDuration() async throws {
             let breaker = await openBreaker()
             clock.advance(by: .seconds(5))
+            try await breaker.acquire()
             try await breaker.acquire()
             clock.advance(by: .seconds(5))
             try await breaker.acquire()
@@ -115,6 +155,55 @@ extension ResilienceTests {
             bulkhead.leave()
             #expect(bulkhead.tryEnter())
         }
+
+        @Test func aWaiterGetsTheNextFreedSlotInArrivalOrder() async throws {
+            let bulkhead = Bulkhead(limit: 1, queueLimit: 2)
+            #expect(bulkhead.tryEnter())
+            async let first = bulkhead.enter(waitingAtMost: .seconds(30))
+            try await eventually("the first waiter in line") { bulkhead.waiting == 1 }
+            async let second = bulkhead.enter(waitingAtMost: .seconds(30))
+            try await eventually("both waiters in line") { bulkhead.waiting == 2 }
+
+            bulkhead.leave()
+            #expect(await first, "handed the freed slot")
+            #expect(bulkhead.current == 1 && bulkhead.waiting == 1)
+            bulkhead.leave()
+            #expect(await second)
+        }
+
+        @Test func aWaiterIsRefusedWhenItsWaitEnds() async throws {
+            let bulkhead = Bulkhead(limit: 1, queueLimit: 4)
+            #expect(bulkhead.tryEnter())
+            let started = ContinuousClock.now
+            #expect(await !bulkhead.enter(waitingAtMost: .milliseconds(50)))
+            #expect(ContinuousClock.now - started >= .milliseconds(50))
+            #expect(bulkhead.waiting == 0 && bulkhead.current == 1)
+        }
+
+        @Test func aFullLineRefusesAtOnce() async throws {
+            let bulkhead = Bulkhead(limit: 1, queueLimit: 1)
+            #expect(bulkhead.tryEnter())
+            async let waiter = bulkhead.enter(waitingAtMost: .seconds(30))
+            try await eventually("one waiter in line") { bulkhead.waiting == 1 }
+
+            let started = ContinuousClock.now
+            #expect(await !bulkhead.enter(waitingAtMost: .seconds(30)))
+            #expect(ContinuousClock.now - started < .seconds(5), "refused without waiting")
+            bulkhead.leave()
+            #expect(await waiter)
+        }
+
+        @Test func aCancelledWaiterLeavesTheLine() async throws {
+            let bulkhead = Bulkhead(limit: 1, queueLimit: 1)
+            #expect(bulkhead.tryEnter())
+            let waiter = Task { await bulkhead.enter(waitingAtMost: .seconds(30)) }
+            try await eventually("the waiter in line") { bulkhead.waiting == 1 }
+            waiter.cancel()
+            #expect(await !waiter.value)
+            #expect(bulkhead.waiting == 0)
+            bulkhead.leave()
+            #expect(bulkhead.current == 0, "the slot went back to the pool, not to the cancelled waiter")
+        }
     }
 }
 
@@ -124,7 +213,7 @@ extension ResilienceTests {
     @Suite struct Fallback {
         @Test func runsTheFallbackWhenTheTargetIsUnavailable() async throws {
             let value = try await withFallback {
-                throw Refusal.unavailable("payment is unavailable: circuit open", retryAfterSeconds: 5)
+                throw Refusal.unavailable("payment is unavailable: circuit open", retryAfterSeconds: 1)
             } fallback: { refusal in
                 "fallback after \(refusal.message)"
             }
@@ -168,7 +257,7 @@ extension ResilienceTests {
 
         @Test func aServerErrorMakesTheTargetUnavailable() async throws {
             try await withTarget { target in
-                await #expect(throws: Refusal.unavailable("target is unavailable: answered 500", retryAfterSeconds: 5)) {
+                await #expect(throws: Refusal.unavailable("target is unavailable: answered 500", retryAfterSeconds: 1)) {
                     try await target.client(CallPolicy(retries: 0)).get("/broken")
                 }
             }
@@ -177,7 +266,7 @@ extension ResilienceTests {
         @Test func aSlowAnswerTimesOut() async throws {
             try await withTarget { target in
                 let started = ContinuousClock.now
-                await #expect(throws: Refusal.unavailable("target is unavailable: timed out after 200 ms", retryAfterSeconds: 5)) {
+                await #expect(throws: Refusal.unavailable("target is unavailable: timed out after 200 ms", retryAfterSeconds: 1)) {
                     try await target.client(CallPolicy(timeout: .milliseconds(200), retries: 0)).get("/slow")
                 }
                 #expect(ContinuousClock.now - started < .seconds(4), "gave up long before the server's 5 s answer")
@@ -187,7 +276,7 @@ extension ResilienceTests {
         @Test func aRefusedConnectionIsNotReachable() async throws {
             let port = try await unusedPort()
             let client = ServiceClient(name: "target", baseURL: "http://127.0.0.1:\(port)", policy: CallPolicy(timeout: .milliseconds(300), retries: 0))
-            await #expect(throws: Refusal.unavailable("target is unavailable: not reachable", retryAfterSeconds: 5)) {
+            await #expect(throws: Refusal.unavailable("target is unavailable: not reachable", retryAfterSeconds: 1)) {
                 try await client.get("/ok")
             }
         }
@@ -208,7 +297,7 @@ extension ResilienceTests {
 
         @Test func aRetryStoppedByTheBreakerReportsTheTargetsFailure() async throws {
             try await withTarget { target in
-                await #expect(throws: Refusal.unavailable("target is unavailable: answered 500", retryAfterSeconds: 5)) {
+                await #expect(throws: Refusal.unavailable("target is unavailable: answered 500", retryAfterSeconds: 1)) {
                     try await target.client(CallPolicy(failureThreshold: 1, retries: 1)).get("/broken")
                 }
                 #expect(target.hits == 1)
@@ -220,7 +309,7 @@ extension ResilienceTests {
                 let client = target.client(CallPolicy(failureThreshold: 3, retries: 0))
                 for _ in 0..<3 { _ = try? await client.get("/broken") }
                 #expect(target.hits == 3)
-                await #expect(throws: Refusal.unavailable("target is unavailable: circuit open", retryAfterSeconds: 5)) {
+                await #expect(throws: Refusal.unavailable("target is unavailable: circuit open", retryAfterSeconds: 1)) {
                     try await client.get("/ok")
                 }
                 #expect(target.hits == 3)
@@ -232,7 +321,7 @@ extension ResilienceTests {
                 let client = target.client(CallPolicy(timeout: .seconds(30), maxConcurrent: 1))
                 let slow = Task { try await client.get("/slow") }
                 while target.hits == 0 { try await Task.sleep(for: .milliseconds(10)) }
-                await #expect(throws: Refusal.unavailable("target is unavailable: too many concurrent calls", retryAfterSeconds: 5)) {
+                await #expect(throws: Refusal.unavailable("target is unavailable: too many concurrent calls", retryAfterSeconds: 1)) {
                     try await client.get("/ok")
                 }
                 slow.cancel()

@@ -79,7 +79,7 @@ import Testing
             try await lend.deliver(Self.paid(1), from: "payment")
             _ = try await lend.post("/lends", ["matchId": 1, "lender": "Safemate"])
 
-            try await lend.deliver(PaymentCancelled(matchId: 1, price: 20000, customer: "andy", reason: "refund"), from: "payment")
+            try await lend.deliver(PaymentCancelled(matchId: 1, price: 20000, customer: "andy"), from: "payment")
 
             #expect(try await lend.get("/requestLists/1").json["status"] == "Cancelled")
             #expect(try await lend.get("/lends/1").json["status"] == "Cancelled")
@@ -99,7 +99,7 @@ import Testing
     @Test func confirmingACancelledRequestIsRefused() async throws {
         try await withService(lendService) { lend in
             try await lend.deliver(Self.paid(1), from: "payment")
-            try await lend.deliver(PaymentCancelled(matchId: 1, price: 20000, customer: "andy", reason: "refund"), from: "payment")
+            try await lend.deliver(PaymentCancelled(matchId: 1, price: 20000, customer: "andy"), from: "payment")
             try await lend.expectRefusal(.post, "/lends", #"{"matchId":1,"lender":"Safemate"}"#, status: 409,
                                          saying: "request 1 was cancelled")
         }

@@ -55,13 +55,25 @@ import Testing
             try await mypage.deliver(Self.requested(4), from: "reserve")
             try await mypage.deliver(Self.matched, from: "lend")
             try await mypage.deliver(ReserveCancelled(matchId: 4, customer: "andy"), from: "reserve")
-            try await mypage.deliver(PaymentCancelled(matchId: 4, price: 18000, customer: "andy", reason: "refund"), from: "payment")
+            try await mypage.deliver(PaymentCancelled(matchId: 4, price: 18000, customer: "andy"), from: "payment")
             try await mypage.deliver(LendCancelled(matchId: 4, lender: "Safemate", customer: "andy"), from: "lend")
 
             let row = try await mypage.get("/mypages/4")
 
             #expect(row.json["history"] == ["Requested", "Matched", "Cancelled", "Refunded", "MatchCancelled"])
-            #expect(row.json["status"] == "MatchCancelled")
+            #expect(row.json["status"] == "Cancelled", "the status says what the customer did; the refund is in the history")
+        }
+    }
+
+    @Test func aVoidedPaymentLeavesNoRowEvenWhenALateConfirmationFollows() async throws {
+        try await withService(myPageService) { mypage in
+            try await mypage.deliver(Self.paid(4), from: "payment")
+            try await mypage.deliver(PaymentVoided(matchId: 4, price: 18000, customer: "andy"), from: "payment")
+            try await mypage.deliver(Self.matched, from: "lend")
+            try await mypage.deliver(LendCancelled(matchId: 4, lender: "Safemate", customer: "andy"), from: "lend")
+
+            #expect(try await mypage.get("/mypages/4").status == .notFound)
+            #expect(try await mypage.get("/mypages/search/findByCustomer?customer=andy").embedded("mypages").isEmpty)
         }
     }
 

@@ -28,7 +28,7 @@ import Testing
             try await notification.deliver(Self.requested, from: "reserve")
             try await notification.deliver(Self.matched, from: "lend")
             try await notification.deliver(ReserveCancelled(matchId: 4, customer: "andy"), from: "reserve")
-            try await notification.deliver(PaymentCancelled(matchId: 4, price: 18000, customer: "andy", reason: "refund"), from: "payment")
+            try await notification.deliver(PaymentCancelled(matchId: 4, price: 18000, customer: "andy"), from: "payment")
             try await notification.deliver(LendCancelled(matchId: 4, lender: "Safemate", customer: "andy"), from: "lend")
 
             #expect(try await messages(notification, "customer=andy") == [
@@ -41,10 +41,10 @@ import Testing
         }
     }
 
-    @Test func aVoidedPaymentIsReportedAsAVoid() async throws {
+    @Test func aVoidedPaymentIsNoNewsToTheCustomer() async throws {
         try await withService(notificationService) { notification in
-            try await notification.deliver(PaymentCancelled(matchId: 5, price: 20000, customer: "andy", reason: "void"), from: "payment")
-            #expect(try await messages(notification, "customer=andy") == ["the payment of request #5 was voided: 20000 won"])
+            #expect(notification.host.definition.policies.handler(for: PaymentVoided.eventType) == nil,
+                    "the request of a voided payment never existed: nothing to tell")
         }
     }
 

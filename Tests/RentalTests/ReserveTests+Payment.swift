@@ -7,19 +7,27 @@ import Testing
 /// reserve when payment cannot answer: the customer is turned away with 503 + Retry-After,
 /// and no request, no `ReserveRequested` and no unvoided payment remain.
 extension ReserveTests {
-    /// Waits until reserve asked payment to void `matchIds` (a payment that may have landed
-    /// anyway) and, payment having confirmed, forgot their intents.
     /// The refused request left no reserve and published no event.
     func expectNothingRequested(in reserve: ServiceRig, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         #expect(try await reserves(reserve) == 0, sourceLocation: sourceLocation)
         #expect(try await reserve.publishedCount() == 0, sourceLocation: sourceLocation)
     }
 
+    /// Runs reserve's undo job until it asked payment to void `matchIds` (a payment that
+    /// may have landed anyway) and, payment having confirmed, forgot the calls.
     func expectVoided(_ matchIds: [Int64], by stub: PaymentStub, in reserve: ServiceRig) async throws {
-        try await eventually("payments of \(matchIds) voided and their intents forgotten") {
-            let intents = try await reserve.store.count("paymentIntents", matching: [])
-            return stub.voids == matchIds && intents == 0
+        try await eventually("payments of \(matchIds) voided and their calls forgotten") {
+            try await reserve.host.undoPendingCalls()
+            let pending = try await reserve.store.count("pendingCalls", matching: [])
+            return stub.voids == matchIds && pending == 0
         }
+    }
+
+    /// The call never needed undoing: nothing pending, nothing voided.
+    func expectNothingToUndo(by stub: PaymentStub, in reserve: ServiceRig, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        try await reserve.host.undoPendingCalls()
+        #expect(try await reserve.store.count("pendingCalls", matching: []) == 0, sourceLocation: sourceLocation)
+        #expect(stub.voids.isEmpty, sourceLocation: sourceLocation)
     }
 
     @Test func paymentDownTurnsTheCustomerAwayAndLeavesNoRequest() async throws {
@@ -29,7 +37,7 @@ extension ReserveTests {
             let reply = try await reserve.post("/reserves", Self.seed)
 
             #expect(reply.status == .serviceUnavailable)
-            #expect(reply.headers[.retryAfter] == "5")
+            #expect(reply.headers[.retryAfter] == "1", "the breaker tries payment again within its first open period")
             #expect(reply.error == "payment is unavailable: not reachable")
             try await expectNothingRequested(in: reserve)
         }
@@ -62,18 +70,35 @@ extension ReserveTests {
         }
     }
 
-    @Test func anOpenBreakerTurnsCustomersAwayWithoutCallingPayment() async throws {
+    @Test func anOpenBreakerTurnsCustomersAwayWithoutCallingPaymentOrWriting() async throws {
         let stub = PaymentStub(.failing)
-        try await withReserve(paying: stub, environment: ["PAYMENT_BREAKER_FAILURES": "2"]) { reserve in
+        try await withReserve(paying: stub, environment: ["PAYMENT_BREAKER_FAILURES": "2", "PAYMENT_BREAKER_OPEN_MS": "60000"]) { reserve in
             _ = try await reserve.post("/reserves", Self.seed)
             #expect(stub.approvals.count == 2, "one attempt and one retry opened the breaker")
 
-            let reply = try await reserve.post("/reserves", Self.seed)
+            let reply = try await reserve.expectRefusal(.post, "/reserves", Self.seed.text, status: 503)
 
-            #expect(reply.status == .serviceUnavailable)
             #expect(reply.error == "payment is unavailable: circuit open")
+            #expect(reply.headers[.retryAfter].flatMap(Int.init) ?? 0 > 50, "the rest of the open period: \(reply.headers)")
             #expect(stub.approvals.count == 2)
-            try await expectNothingRequested(in: reserve)
+        }
+    }
+
+    /// A full bulkhead refuses before anything is written: no call record, no request.
+    @Test func aFullBulkheadTurnsCustomersAwayAtOnceWithoutWriting() async throws {
+        let stub = PaymentStub(.hanging)
+        let settings = ["PAYMENT_MAX_CONCURRENT": "1", "PAYMENT_QUEUE_WAIT_MS": "0", "PAYMENT_TIMEOUT_MS": "2000", "PAYMENT_RETRIES": "0"]
+        try await withReserve(paying: stub, environment: settings) { reserve in
+            let first = Task { try await reserve.post("/reserves", Self.seed) }
+            try await eventually("the first request waiting on payment") { stub.approvals.count == 1 }
+
+            let started = ContinuousClock.now
+            let refused = try await reserve.expectRefusal(.post, "/reserves", Self.seed.text, status: 503)
+
+            #expect(refused.error == "payment is unavailable: too many concurrent calls")
+            #expect(ContinuousClock.now - started < .seconds(1), "refused at once, not after the first call's 2 s")
+            #expect(try await first.value.status == .serviceUnavailable)
+            #expect(stub.approvals.count == 1)
         }
     }
 
@@ -83,9 +108,9 @@ extension ReserveTests {
             let reply = try await reserve.post("/reserves", Self.seed)
 
             #expect(reply.status == .conflict)
-            #expect(reply.error?.contains("the card was declined") == true, "\(reply.json)")
+            #expect(reply.error == "payment refused: the card was declined", "\(reply.json)")
             try await expectNothingRequested(in: reserve)
-            try await expectVoided([1], by: stub, in: reserve)
+            try await expectNothingToUndo(by: stub, in: reserve)
         }
     }
 

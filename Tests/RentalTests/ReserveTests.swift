@@ -1,4 +1,5 @@
 import Chassis
+import Foundation
 import ChassisTesting
 import RentalContracts
 import RentalPayment
@@ -27,8 +28,12 @@ import Testing
         return reply
     }
 
-    /// Tells reserve of promotion `id`, as promotion's event would (June 2021 by default).
-    func promote(_ reserve: ServiceRig, _ id: Int64, rate: Int, from start: String = "20210601", to end: String = "20210630") async throws {
+    /// Days relative to today, as `yyyyMMdd`: promotions run on the days a request is made.
+    static func day(_ offset: Int) -> String { RentalDay.today(Date().addingTimeInterval(Double(offset) * 86_400)) }
+
+    /// Tells reserve of promotion `id`, as promotion's event would (running from yesterday
+    /// to tomorrow by default).
+    func promote(_ reserve: ServiceRig, _ id: Int64, rate: Int, from start: String = day(-1), to end: String = day(1)) async throws {
         let event = PromotionRegistered(promotionId: id, name: "promotion \(id)", discountRate: rate, startDay: start, endDay: end)
         try await reserve.deliver(event, from: "promotion")
     }
@@ -57,7 +62,7 @@ import Testing
                 ReserveRequested(matchId: 1, name: nil, price: 20000, listPrice: 20000, startDay: "20210624", endDay: "20210624",
                                  customer: "andy", promotional: false),
             ])
-            #expect(try await reserve.store.count("paymentIntents", matching: []) == 0, "the settled intent is gone")
+            #expect(try await reserve.store.count("pendingCalls", matching: []) == 0, "the settled call is gone")
             #expect(try await reserve.get("/reserves/1").json["status"] == "Paid")
         }
     }
@@ -95,12 +100,16 @@ import Testing
 
     // MARK: - Promotions
 
-    @Test func theBestPromotionActiveOnTheFirstDayPricesTheRequest() async throws {
+    /// A campaign is what runs while it is active: the seed's request for June 2021, made
+    /// today, gets today's best discount; one that ended yesterday or starts tomorrow gives none.
+    @Test func theBestPromotionActiveTodayPricesTheRequest() async throws {
         let stub = PaymentStub(.approving)
         try await withReserve(paying: stub) { reserve in
-            try await promote(reserve, 1, rate: 10)
-            try await promote(reserve, 2, rate: 30, from: "20210620", to: "20210624")
-            try await promote(reserve, 3, rate: 50, from: "20210701", to: "20210731")
+            try await promote(reserve, 1, rate: 10, from: Self.day(-30), to: Self.day(30))
+            try await promote(reserve, 2, rate: 30, from: Self.day(0), to: Self.day(0))
+            try await promote(reserve, 3, rate: 50, from: Self.day(1), to: Self.day(5))
+            try await promote(reserve, 4, rate: 60, from: Self.day(-5), to: Self.day(-1))
+            try await promote(reserve, 5, rate: 70, from: "20210601", to: "20210630")
 
             let reply = try await request(reserve)
 

@@ -16,11 +16,11 @@ struct ServiceRig: Sendable {
     /// Every collection the service keeps: what "nothing changed" compares. (The store
     /// cannot list its collections, so they are named here.)
     static let collections = [
-        "reserve": ["reserves", "knownPromotions", "paymentIntents"],
+        "reserve": ["reserves", "knownPromotions", "pendingCalls"],
         "payment": ["payments", "voidedMatches"],
         "lend": ["requestLists", "lends"],
         "promotion": ["promotions"],
-        "mypage": ["mypages"],
+        "mypage": ["mypages", "voidedMatches"],
         "notification": ["notifications"],
     ]
 

@@ -63,12 +63,12 @@ struct RentalSystemTests {
     }
 
     /// Payment answers after reserve gave up: the request is refused (503), and the payment
-    /// that lands late is voided, so no money is kept for a request that does not exist.
-    /// The breaker opens on the first timeout and stays open for 3 s, so reserve's
-    /// immediate void is refused too and the sweeper has to void the late payment.
-    @Test func aPaymentThatLandsAfterTheTimeoutIsVoided() async throws {
-        let slowPayment = ["PAYMENT_DELAY_MS": "1500", "PAYMENT_BREAKER_FAILURES": "1", "PAYMENT_BREAKER_OPEN_MS": "3000",
-                           "RESERVE_INTENT_AGE_MS": "300"]
+    /// that lands late is voided, so no money is kept for a request that does not exist,
+    /// and no trace of it stays where a customer or lender looks. The breaker opens on the
+    /// first timeout for 3 s: the second request is refused without a call, and the undo
+    /// job waits for the breaker before it voids the late payment.
+    @Test func aPaymentThatLandsAfterTheTimeoutIsVoidedWithoutATrace() async throws {
+        let slowPayment = ["PAYMENT_DELAY_MS": "1500", "PAYMENT_BREAKER_FAILURES": "1", "PAYMENT_BREAKER_OPEN_MS": "3000"]
         try await RunningSystem.with("rental", environment: slowPayment) { system in
             let api = system.gateway
             for _ in 0..<2 {
@@ -80,9 +80,46 @@ struct RentalSystemTests {
                 guard payments.count == 1, payments[0]["paymentAction"] == "Cancelled", let id = payments[0]["matchId"]?.int64Value
                 else { return false }
                 let (listed, page) = (try await api.get("/requestLists/\(id)"), try await api.get("/mypages/\(id)"))
-                return listed.body?["status"] == "Cancelled" && page.body?["status"] == "Refunded"
+                return listed.status == 404 && page.status == 404
             }
             #expect(try await total("/reserves", api) == 0)
+            let told = try await api.get("/notifications?customer=slow")
+            #expect(told.items("notifications").isEmpty, "a customer was told about a request that never existed: \(told.text)")
+            let reserve = try await system.direct("reserve")
+            try await eventually("nothing left to undo") { try await reserve.metric("msa_gated_calls_pending", "state=\"undo\"") == 0 }
+        }
+    }
+
+    /// More concurrent customers than reserve's bulkhead to a slowed payment admits, some
+    /// calls timing out: every answer is 201 or a 503 with `Retry-After`, a refusal leaves
+    /// nothing behind, and shortly after the load every payment has its request and every
+    /// request its payment, with nothing left to undo.
+    @Test func pastTheBulkheadRefusalsLeaveNothingAndEveryPaymentEndsWithItsRequest() async throws {
+        let slowPayment = ["PAYMENT_DELAY_MS": "150-450", "PAYMENT_TIMEOUT_MS": "400", "PAYMENT_MAX_CONCURRENT": "2",
+                           "PAYMENT_QUEUE_WAIT_MS": "50", "PAYMENT_BREAKER_FAILURES": "1000"]
+        try await RunningSystem.with("rental", environment: slowPayment) { system in
+            let api = system.gateway
+            let answers = try await withThrowingTaskGroup(of: [Reply].self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try await (0..<8).asyncMap { _ in try await api.post("/reserves", seedRequest(customer: "crowd")) } }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            let created = answers.filter { $0.status == 201 }.compactMap { $0.body?["id"]?.int64Value }
+            let refused = answers.filter { $0.status == 503 }
+            #expect(created.count + refused.count == answers.count, "\(answers.filter { ![201, 503].contains($0.status) }.map(\.text))")
+            #expect(!created.isEmpty && !refused.isEmpty, "\(created.count) created, \(refused.count) refused: the load did not pass the bulkhead")
+            #expect(refused.allSatisfy { $0.headers["retry-after"] != nil })
+
+            let reserve = try await system.direct("reserve")
+            try await eventually("every payment with its request, nothing left to undo", timeout: .seconds(15)) {
+                let approved = try await api.get("/payments?size=2000").items("payments")
+                    .filter { $0["paymentAction"] == "Approved" }.compactMap { $0["matchId"]?.int64Value }
+                let requests = try await api.get("/reserves?size=2000").items("reserves").compactMap { $0["id"]?.int64Value }
+                let pending = try await reserve.metric("msa_gated_calls_pending")
+                return Set(approved) == Set(requests) && pending == 0
+            }
+            #expect(Set(try await api.get("/reserves?size=2000").items("reserves").compactMap { $0["id"]?.int64Value }) == Set(created))
         }
     }
 
@@ -188,6 +225,15 @@ func expectEveryViewCompleteOnce(_ ids: [Int64], customer: String, via api: Web,
             sourceLocation: sourceLocation)
     let list = try await listed(in: api)
     #expect(list.count == Set(list).count, "a request listed twice: \(list)", sourceLocation: sourceLocation)
+}
+
+extension Sequence where Element: Sendable {
+    /// `map` with an async transform, one element after another.
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
 }
 
 extension JSONValue {

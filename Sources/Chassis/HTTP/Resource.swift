@@ -47,6 +47,28 @@ public struct Resource<E: Entity>: Sendable {
         }
     }
 
+    /// Allows POST for an entity that exists only once another service said yes: the
+    /// ``GatedCall`` is made under its guarantees (nothing written for a local refusal,
+    /// the entity and its events committed only after the target agreed, an unknown
+    /// outcome undone). `request` decides what to ask, from the decoded body, in the
+    /// transaction that records the call (it may take the new entity's id there);
+    /// `create` makes the entity and the events it raises once the target agreed.
+    public func creating<Input: Decodable & Sendable, Request>(
+        _ input: Input.Type, gatedBy call: GatedCall<Request>,
+        request: @escaping @Sendable (Input, any StoreTransaction) async throws -> Request,
+        create: @escaping @Sendable (Input, Request) throws -> (E, [any DomainEvent])
+    ) -> Self {
+        creating { body, store in
+            let input = try JSON.decode(Input.self, from: body)
+            return try await call.perform(in: store) { tx in try await request(input, tx) } commit: { request, _, tx in
+                let (entity, events) = try create(input, request)
+                let saved = try await tx.save(entity)
+                try await tx.publish(events)
+                return saved
+            }
+        }
+    }
+
     /// Allows PATCH (merge) and PUT (replace); `hook` sees the stored and the proposed
     /// entity, may refuse or adjust the proposal, and returns the events it raises.
     public func updating(_ hook: @escaping Update) -> Self { var r = self; r.update = hook; return r }

@@ -49,4 +49,21 @@ public struct ChassisMetrics: Sendable {
     public func callRejected(target: String, reason: String) {
         Counter(label: "msa_calls_rejected_total", dimensions: [("target", target), ("reason", reason)]).increment()
     }
+
+    /// How a gated call ended: `committed`, `refused` (the target's verdict), `unreachable`
+    /// (nothing sent), `undo` (outcome unknown or the commit failed: queued for undoing).
+    public func gatedCall(_ call: String, outcome: String) {
+        Counter(label: "msa_gated_calls_total", dimensions: [("call", call), ("outcome", outcome)]).increment()
+    }
+
+    /// An undo sent and acknowledged by the target.
+    public func undone(_ call: String) {
+        Counter(label: "msa_gated_calls_undone_total", dimensions: [("call", call)]).increment()
+    }
+
+    /// Gated calls in flight (`sent`) and waiting to be undone (`undo`).
+    public func pendingCalls(sent: Int, undo: Int) {
+        Gauge(label: "msa_gated_calls_pending", dimensions: [("state", "sent")]).record(sent)
+        Gauge(label: "msa_gated_calls_pending", dimensions: [("state", "undo")]).record(undo)
+    }
 }

@@ -10,14 +10,19 @@
 ///
 /// Guarantees:
 /// - **closed**: every call is admitted; `failureThreshold` *consecutive* failures open the
-///   breaker (one success resets the count).
-/// - **open**: every call is rejected until `openDuration` has passed since it opened; the
-///   first `acquire()` after that moves to half-open.
-/// - **half-open**: at most `halfOpenProbes` calls are admitted; the first recorded success
-///   closes the breaker, the first recorded failure opens it again for a full
-///   `openDuration`. A probe that reports nothing within `openDuration` (its caller was
-///   cancelled) is written off and another probe is admitted, so a breaker never stays
-///   half-open for good.
+///   breaker (one success resets the count). Only the target's own failures count
+///   (timeouts, 5xx, connection errors): a call this service refused locally (bulkhead
+///   full, breaker open) was never a call and is never recorded.
+/// - **open**: every call is rejected until the open period has passed; the first
+///   `acquire()` after that moves to half-open. The period starts at `openDuration` and
+///   doubles each time the breaker opens again from half-open, up to `maxOpenDuration`;
+///   closing resets it. A target that was only briefly away (a restart) is used again
+///   within about `openDuration`, while one that keeps failing is probed ever more rarely.
+/// - **half-open**: at most `halfOpenProbes` calls are in flight; `halfOpenProbes`
+///   recorded successes close the breaker, the first recorded failure opens it again. A
+///   probe that reports nothing within the open period (its caller was cancelled) is
+///   written off and another probe is admitted, so a breaker never stays half-open for
+///   good; an admitted call that was never sent gives its place back (``release()``).
 /// - Results recorded while open are ignored: they come from calls admitted before it
 ///   opened and say nothing about the target's recovery.
 ///
@@ -48,7 +53,11 @@ public actor CircuitBreaker {
 
     private let failureThreshold: Int
     private let openDuration: Duration
+    private let maxOpenDuration: Duration
     private let halfOpenProbes: Int
+    /// How long the breaker stays open this time: grows while probes keep failing.
+    public private(set) var openPeriod: Duration
+    private var probeSuccesses = 0
     private let now: @Sendable () -> ContinuousClock.Instant
     private var consecutiveFailures = 0
     /// When the breaker last opened, or last turned half-open.
@@ -63,6 +72,8 @@ public actor CircuitBreaker {
         self.target = target
         self.failureThreshold = max(policy.failureThreshold, 1)
         self.openDuration = policy.openDuration
+        self.maxOpenDuration = max(policy.maxOpenDuration, policy.openDuration)
+        self.openPeriod = policy.openDuration
         self.halfOpenProbes = max(policy.halfOpenProbes, 1)
         self.now = now
         self.since = now()
@@ -77,13 +88,13 @@ public actor CircuitBreaker {
             return
         case .open:
             let elapsed = now() - since
-            guard elapsed >= openDuration else {
-                throw Rejected(target: target, state: .open, reopensIn: openDuration - elapsed)
+            guard elapsed >= openPeriod else {
+                throw Rejected(target: target, state: .open, reopensIn: openPeriod - elapsed)
             }
             move(to: .halfOpen)
             probesInFlight = 1
         case .halfOpen:
-            if probesInFlight >= halfOpenProbes, now() - since >= openDuration {
+            if probesInFlight >= halfOpenProbes, now() - since >= openPeriod {
                 // The probes never reported back; write them off rather than stay stuck.
                 since = now()
                 probesInFlight = 0
@@ -105,12 +116,30 @@ public actor CircuitBreaker {
             consecutiveFailures += 1
             if consecutiveFailures >= failureThreshold { move(to: .open) }
         case (.halfOpen, true):
-            move(to: .closed)
+            probeSuccesses += 1
+            probesInFlight = max(probesInFlight - 1, 0)
+            if probeSuccesses >= halfOpenProbes {
+                openPeriod = openDuration
+                move(to: .closed)
+            }
         case (.halfOpen, false):
+            openPeriod = min(openPeriod * 2, maxOpenDuration)
             move(to: .open)
         case (.open, _):
             break
         }
+    }
+
+    /// How long a caller turned away now should wait before trying again: until an open
+    /// breaker admits probes, else one open period.
+    public var retryAfter: Duration {
+        state == .open ? max(openPeriod - (now() - since), .zero) : openPeriod
+    }
+
+    /// Gives back an admission that never became a call (the caller stopped before
+    /// sending), so a half-open breaker does not wait for a probe that will never report.
+    public func release() {
+        if state == .halfOpen { probesInFlight = max(probesInFlight - 1, 0) }
     }
 
     private func move(to next: State) {
@@ -118,6 +147,7 @@ public actor CircuitBreaker {
         since = now()
         consecutiveFailures = 0
         probesInFlight = 0
+        probeSuccesses = 0
         ChassisMetrics.shared.breaker(target: target, state: next == .closed ? 0 : next == .halfOpen ? 1 : 2)
     }
 }

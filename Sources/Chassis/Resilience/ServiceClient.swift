@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// How a ``ServiceClient`` treats one target: the limits that keep a slow or dead
 /// neighbour from taking this service down with it.
@@ -11,33 +12,41 @@ public struct CallPolicy: Sendable {
     public var timeout: Duration
     /// Consecutive failed attempts (connection errors, timeouts, 5xx) that open the breaker.
     public var failureThreshold: Int
-    /// How long an open breaker rejects every call before it lets a probe through.
+    /// How long an open breaker first rejects every call before it lets probes through;
+    /// doubled each time the probes fail, up to ``maxOpenDuration``.
     public var openDuration: Duration
-    /// Calls admitted while half-open; the first result decides.
+    public var maxOpenDuration: Duration
+    /// Calls admitted while half-open; this many successes close the breaker.
     public var halfOpenProbes: Int
-    /// Calls to this target in flight at once; more are rejected, not queued.
+    /// Calls to this target in flight at once.
     public var maxConcurrent: Int
+    /// How long a call may wait for a free slot when all ``maxConcurrent`` are taken, and
+    /// how many calls may wait at once (0: none, a full bulkhead refuses at once).
+    public var queueWait: Duration
+    public var queueLimit: Int
     /// Extra attempts after a failed one, for idempotent calls only.
     public var retries: Int
-    /// The `Retry-After` this service answers when the target is unavailable.
-    public var retryAfterSeconds: Int
 
     public init(
         timeout: Duration = .milliseconds(610),
         failureThreshold: Int = 5,
-        openDuration: Duration = .seconds(5),
-        halfOpenProbes: Int = 1,
+        openDuration: Duration = .seconds(1),
+        maxOpenDuration: Duration = .seconds(30),
+        halfOpenProbes: Int = 3,
         maxConcurrent: Int = 64,
-        retries: Int = 1,
-        retryAfterSeconds: Int = 5
+        queueWait: Duration = .milliseconds(250),
+        queueLimit: Int? = nil,
+        retries: Int = 1
     ) {
         self.timeout = timeout
         self.failureThreshold = failureThreshold
         self.openDuration = openDuration
+        self.maxOpenDuration = maxOpenDuration
         self.halfOpenProbes = halfOpenProbes
         self.maxConcurrent = maxConcurrent
+        self.queueWait = queueWait
+        self.queueLimit = queueLimit ?? maxConcurrent
         self.retries = retries
-        self.retryAfterSeconds = retryAfterSeconds
     }
 }
 
@@ -78,7 +87,8 @@ public struct ServiceResponse: Sendable {
 /// ```
 ///
 /// Each call passes, in order:
-/// 1. the ``Bulkhead`` (`maxConcurrent`): a full one rejects at once;
+/// 1. the ``Bulkhead`` (`maxConcurrent`): a full one lets the call wait up to `queueWait`
+///    in a line of at most `queueLimit`, then refuses it;
 /// 2. the ``CircuitBreaker``: an open one rejects at once, without touching the network;
 /// 3. the request, bounded by `timeout` per attempt, carrying a child of the current
 ///    W3C `traceparent` so the trace continues in the target;
@@ -89,13 +99,17 @@ public struct ServiceResponse: Sendable {
 ///    short jittered backoff. A non-idempotent call is attempted once, so a timeout never
 ///    makes the target do the work twice.
 ///
-/// Every way the target can let the caller down surfaces as
-/// `Refusal.unavailable("<name> is unavailable: <reason>", retryAfterSeconds:)`, which
-/// the HTTP layer answers as 503 with `Retry-After`; thrown inside a command's
-/// transaction it rolls that transaction back, so nothing half-done stays behind. Each
-/// one is counted as
+/// Steps 1 and 2 are local refusals: nothing was sent, they cost no write anywhere and
+/// never count against the target. Every way the target can let the caller down
+/// surfaces as `Refusal.unavailable("<name> is unavailable: <reason>", retryAfterSeconds:)`,
+/// which the HTTP layer answers as 503 with `Retry-After` — the seconds until the breaker
+/// tries the target again (at least 1); thrown inside a command's transaction it rolls
+/// that transaction back, so nothing half-done stays behind. Each one is counted as
 /// `msa_calls_rejected_total{target, reason}`. Cancelling the calling task cancels the
 /// request, throws `CancellationError` and does not count against the target.
+///
+/// A caller that must act before the request leaves (record what may need undoing) takes
+/// the admission first with ``admit()`` and sends through the ``Admission``.
 public final class ServiceClient: Sendable {
     /// Bodies above this are refused rather than buffered.
     public static let maxBody = 8 << 20
@@ -123,43 +137,16 @@ public final class ServiceClient: Sendable {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.policy = policy
         self.breaker = CircuitBreaker(target: name, policy: policy)
-        self.bulkhead = Bulkhead(limit: policy.maxConcurrent)
+        self.bulkhead = Bulkhead(limit: policy.maxConcurrent, queueLimit: policy.queueLimit)
         self.httpClient = httpClient
     }
 
     /// Sends `body` (already JSON) to `path` under the guarantees above. Pass
     /// `idempotent: true` only when doing the call twice has the effect of doing it once.
     public func send(_ method: HTTPMethod, _ path: String, json body: Data? = nil, idempotent: Bool) async throws -> ServiceResponse {
-        guard bulkhead.tryEnter() else { throw refusal(.bulkheadFull) }
-        defer { bulkhead.leave() }
-
-        let attempts = idempotent ? 1 + max(policy.retries, 0) : 1
-        var attempt = 1
-        var previous: Failure?
-        while true {
-            do { try await breaker.acquire() } catch is CircuitBreaker.Rejected {
-                // A retry stopped by the breaker our own failure opened: report that failure.
-                throw refusal(previous ?? .circuitOpen)
-            }
-            let failure: Failure
-            do {
-                let response = try await exchange(request(method, path, body))
-                if response.status < 500 {
-                    await breaker.record(success: true)
-                    return response
-                }
-                failure = .answered(response.status)
-            } catch {
-                // Our caller gave up; that says nothing about the target.
-                if Task.isCancelled { throw CancellationError() }
-                failure = Failure(error)
-            }
-            await breaker.record(success: false)
-            guard attempt < attempts else { throw refusal(failure) }
-            try await LoopTimer.sleep(for: Backoff.delay(attempt: attempt, base: .milliseconds(50), cap: .milliseconds(500)))
-            attempt += 1
-            previous = failure
-        }
+        let admission = try await admit()
+        defer { admission.finish() }
+        return try await admission.send(method, path, json: body, idempotent: idempotent)
     }
 
     /// POSTs `body` as JSON.
@@ -175,6 +162,113 @@ public final class ServiceClient: Sendable {
     /// DELETEs `path`; retried on failure, since deleting twice leaves the same state.
     public func delete(_ path: String) async throws -> ServiceResponse {
         try await send(.DELETE, path, idempotent: true)
+    }
+
+    /// Takes a bulkhead slot and the breaker's leave for one call, or throws the local
+    /// refusal (503) having sent nothing. The admission must be ended with
+    /// ``Admission/finish()``, sent or not.
+    public func admit() async throws -> Admission {
+        guard await bulkhead.enter(waitingAtMost: policy.queueWait) else {
+            if Task.isCancelled { throw CancellationError() }
+            throw refusal(.bulkheadFull, retryAfter: .seconds(1))
+        }
+        do {
+            try await breaker.acquire()
+        } catch let rejected as CircuitBreaker.Rejected {
+            bulkhead.leave()
+            throw refusal(.circuitOpen, retryAfter: rejected.reopensIn)
+        } catch {
+            bulkhead.leave()
+            throw error
+        }
+        return Admission(client: self)
+    }
+
+    /// One admitted call: a bulkhead slot and a first breaker leave, sent at most once.
+    public final class Admission: Sendable {
+        let client: ServiceClient
+        private struct State {
+            var acquired = true
+            var finished = false
+            var sent = false
+            var reached = false
+        }
+        private let state = Mutex(State())
+
+        init(client: ServiceClient) { self.client = client }
+
+        /// Whether a request may have reached the target: false when every attempt failed
+        /// to connect (nothing was sent), or nothing was attempted.
+        public var mayHaveReached: Bool { state.withLock { $0.reached } }
+
+        /// Sends the call under the client's guarantees (retries, breaker, timeout).
+        public func send(_ method: HTTPMethod, _ path: String, json body: Data? = nil, idempotent: Bool) async throws -> ServiceResponse {
+            let first = state.withLock { state in
+                precondition(!state.sent && !state.finished, "an admission is sent once, before it is finished")
+                state.sent = true
+                defer { state.acquired = false }
+                return state.acquired
+            }
+            return try await client.attempts(method, path, body, idempotent: idempotent, admitted: first) { reached in
+                if reached { self.state.withLock { $0.reached = true } }
+            }
+        }
+
+        /// Gives the slot back; an admission never sent gives its breaker leave back too.
+        public func finish() {
+            let unused = state.withLock { state -> Bool? in
+                guard !state.finished else { return nil }
+                state.finished = true
+                return state.acquired
+            }
+            guard let unused else { return }
+            client.bulkhead.leave()
+            if unused { Task { [breaker = client.breaker] in await breaker.release() } }
+        }
+    }
+
+    /// The attempts of one admitted call: the first uses the admission's breaker leave,
+    /// each retry asks the breaker again. `reached` hears, per attempt, whether the request
+    /// may have arrived.
+    private func attempts(_ method: HTTPMethod, _ path: String, _ body: Data?, idempotent: Bool, admitted: Bool,
+                          reached: @Sendable (Bool) -> Void) async throws -> ServiceResponse {
+        let attempts = idempotent ? 1 + max(policy.retries, 0) : 1
+        var attempt = 1
+        var previous: Failure?
+        var acquired = admitted
+        while true {
+            if !acquired {
+                do { try await breaker.acquire() } catch let rejected as CircuitBreaker.Rejected {
+                    // A retry stopped by the breaker our own failure opened: report that failure.
+                    throw refusal(previous ?? .circuitOpen, retryAfter: rejected.reopensIn)
+                }
+            }
+            acquired = false
+            let failure: Failure
+            do {
+                let response = try await exchange(request(method, path, body))
+                reached(true)
+                if response.status < 500 {
+                    await breaker.record(success: true)
+                    return response
+                }
+                failure = .answered(response.status)
+            } catch {
+                // Our caller gave up; that says nothing about the target.
+                if Task.isCancelled {
+                    reached(true)
+                    await breaker.release()
+                    throw CancellationError()
+                }
+                failure = Failure(error)
+                reached(failure.mayHaveReached)
+            }
+            await breaker.record(success: false)
+            guard attempt < attempts else { throw refusal(failure, retryAfter: await breaker.retryAfter) }
+            try await LoopTimer.sleep(for: Backoff.delay(attempt: attempt, base: .milliseconds(50), cap: .milliseconds(500)))
+            attempt += 1
+            previous = failure
+        }
     }
 
     private func request(_ method: HTTPMethod, _ path: String, _ body: Data?) -> HTTPClientRequest {
@@ -205,9 +299,10 @@ public final class ServiceClient: Sendable {
         return ServiceResponse(status: Int(response.status.code), body: Data(bytes.readableBytesView))
     }
 
-    private func refusal(_ failure: Failure) -> Refusal {
+    private func refusal(_ failure: Failure, retryAfter: Duration) -> Refusal {
         ChassisMetrics.shared.callRejected(target: name, reason: failure.label)
-        return .unavailable("\(name) is unavailable: \(failure.reason(timeout: policy.timeout))", retryAfterSeconds: policy.retryAfterSeconds)
+        let seconds = max(1, Int((Double(retryAfter.wholeMilliseconds) / 1000).rounded(.up)))
+        return .unavailable("\(name) is unavailable: \(failure.reason(timeout: policy.timeout))", retryAfterSeconds: seconds)
     }
 
     private struct BodyTimedOut: Error {}
@@ -243,6 +338,11 @@ public final class ServiceClient: Sendable {
             case .oversizedBody: "answered a body over \(ServiceClient.maxBody) bytes"
             case .other(let description): "call failed (\(description))"
             }
+        }
+
+        /// False only when the request certainly never left: the connection was not made.
+        var mayHaveReached: Bool {
+            if case .unreachable = self { false } else { true }
         }
 
         var label: String {

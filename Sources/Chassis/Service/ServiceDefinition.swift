@@ -32,6 +32,8 @@ public struct ServiceRuntime: Sendable {
     public let environment: [String: String]
     public let logger: Logger
     private let clients = ClientRegistry()
+    /// The gated calls declared in this service's wiring (``gatedCall(_:to:defaultURL:_:call:undo:)``).
+    let calls = CallRegistry()
 
     public init(name: String, store: any Store, bus: any EventBus, environment: [String: String], logger: Logger) {
         self.name = name
@@ -50,10 +52,24 @@ public struct ServiceRuntime: Sendable {
         environment[key].flatMap(Int.init) ?? fallback
     }
 
+    public func setting(_ key: String, default fallback: Int64) -> Int64 {
+        environment[key].flatMap(Int64.init) ?? fallback
+    }
+
     /// A resilient client for `service`, whose base URL comes from `<SERVICE>_URL`
-    /// (the seed's ConfigMap `apiurl`) or `fallback`; timeout and breaker settings from
-    /// `<SERVICE>_TIMEOUT_MS`, `<SERVICE>_BREAKER_FAILURES`, `<SERVICE>_BREAKER_OPEN_MS`,
-    /// `<SERVICE>_MAX_CONCURRENT`.
+    /// (the seed's ConfigMap `apiurl`) or `fallback`, tuned by (defaults in brackets):
+    ///
+    /// | setting | meaning |
+    /// |---|---|
+    /// | `<SERVICE>_TIMEOUT_MS` (610) | one attempt's limit, the seeds' Feign timeout |
+    /// | `<SERVICE>_MAX_CONCURRENT` (64) | calls in flight at once (the bulkhead) |
+    /// | `<SERVICE>_QUEUE_WAIT_MS` (250) | how long a call waits for a slot when all are taken |
+    /// | `<SERVICE>_QUEUE_LIMIT` (= max concurrent) | how many calls may wait |
+    /// | `<SERVICE>_BREAKER_FAILURES` (5) | consecutive failures that open the breaker |
+    /// | `<SERVICE>_BREAKER_OPEN_MS` (1000) | the first open period, doubled while probes fail |
+    /// | `<SERVICE>_BREAKER_MAX_OPEN_MS` (30000) | the longest open period |
+    /// | `<SERVICE>_BREAKER_PROBES` (3) | probe calls half-open admits; their successes close it |
+    /// | `<SERVICE>_RETRIES` (1) | extra attempts of an idempotent call |
     ///
     /// One client per target and process: every caller of `service` in this service shares
     /// its breaker and bulkhead, so what one caller learns about the target (it is down)
@@ -64,11 +80,17 @@ public struct ServiceRuntime: Sendable {
 
     private func makeClient(for service: String, defaultURL fallback: String) -> ServiceClient {
         let prefix = service.uppercased()
+        let defaults = CallPolicy()
         var policy = CallPolicy()
-        policy.timeout = .milliseconds(setting("\(prefix)_TIMEOUT_MS", default: 610))
-        policy.failureThreshold = setting("\(prefix)_BREAKER_FAILURES", default: policy.failureThreshold)
-        policy.openDuration = .milliseconds(setting("\(prefix)_BREAKER_OPEN_MS", default: 5000))
-        policy.maxConcurrent = setting("\(prefix)_MAX_CONCURRENT", default: policy.maxConcurrent)
+        policy.timeout = .milliseconds(setting("\(prefix)_TIMEOUT_MS", default: defaults.timeout.wholeMilliseconds))
+        policy.maxConcurrent = setting("\(prefix)_MAX_CONCURRENT", default: defaults.maxConcurrent)
+        policy.queueWait = .milliseconds(setting("\(prefix)_QUEUE_WAIT_MS", default: defaults.queueWait.wholeMilliseconds))
+        policy.queueLimit = setting("\(prefix)_QUEUE_LIMIT", default: policy.maxConcurrent)
+        policy.failureThreshold = setting("\(prefix)_BREAKER_FAILURES", default: defaults.failureThreshold)
+        policy.openDuration = .milliseconds(setting("\(prefix)_BREAKER_OPEN_MS", default: defaults.openDuration.wholeMilliseconds))
+        policy.maxOpenDuration = .milliseconds(setting("\(prefix)_BREAKER_MAX_OPEN_MS", default: defaults.maxOpenDuration.wholeMilliseconds))
+        policy.halfOpenProbes = setting("\(prefix)_BREAKER_PROBES", default: defaults.halfOpenProbes)
+        policy.retries = setting("\(prefix)_RETRIES", default: defaults.retries)
         return ServiceClient(name: service, baseURL: setting("\(prefix)_URL", default: fallback), policy: policy)
     }
 }

@@ -88,6 +88,9 @@ public struct ServiceHost: Sendable {
     private func metrics() async throws -> Response {
         let metrics = ChassisMetrics.shared
         if let backlog = try? await runtime.store.outboxBacklog() { metrics.outboxBacklog(backlog) }
+        if !runtime.calls.isEmpty, let pending = try? await runtime.store.all(PendingCall.self) {
+            metrics.pendingCalls(sent: pending.count { $0.state == .sent }, undo: pending.count { $0.state == .undo })
+        }
         if !definition.policies.isEmpty, let lag = try? await runtime.bus.lag(group: definition.name) {
             for partition in 0..<runtime.bus.partitionCount { metrics.lag(group: definition.name, partition: partition, events: lag[partition] ?? 0) }
         }
@@ -104,7 +107,16 @@ public struct ServiceHost: Sendable {
         }
         services.append(RetentionJob(store: runtime.store, bus: runtime.bus, retention: settings.retention, logger: runtime.logger))
         for job in definition.jobs { services.append(JobService(runtime: runtime, job: job)) }
+        // The routes declare the gated calls: call after ``router()``.
+        if !runtime.calls.isEmpty { services.append(UndoJob(runtime: runtime)) }
         return services
+    }
+
+    /// One round of the undo job now (tests drive it by hand): sends the undo of every
+    /// gated call due, and returns how many the targets acknowledged.
+    @discardableResult
+    public func undoPendingCalls() async throws -> Int {
+        try await runtime.undoPendingCalls()
     }
 
     /// Runs the service until SIGTERM or SIGINT, then drains: not ready at once, stop

@@ -1,4 +1,5 @@
 import Chassis
+import Foundation
 
 /// The body reserve sends to `POST /payments` (the seed's Feign `Payment`).
 public struct PaymentRequest: Codable, Sendable, Equatable {
@@ -29,6 +30,12 @@ public enum RentalDay {
         guard year >= 1900, (1...12).contains(month), (1...days[month - 1]).contains(day) else {
             throw Refusal.badRequest("\(field) is not a calendar day: \(value)", field: field)
         }
+    }
+
+    /// Today as `yyyyMMdd`, in this process's time zone (`TZ`): the day a request is made.
+    public static func today(_ now: Date = Date()) -> String {
+        let parts = Calendar(identifier: .gregorian).dateComponents(in: .current, from: now)
+        return String(format: "%04d%02d%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
     }
 
     /// Checks both days and that the period does not end before it starts.

@@ -46,16 +46,27 @@ public struct PaymentApproved: DomainEvent, Equatable {
     }
 }
 
-/// Payment gave the money back: a refund after a cancellation, or the void of a payment
-/// whose request was never committed (`reason` says which).
+/// Payment gave the money back after the customer cancelled the request.
 public struct PaymentCancelled: DomainEvent, Equatable {
     public var matchId: Int64
     public var price: Int
     public var customer: String
-    public var reason: String
     public var correlationKey: String { String(matchId) }
-    public init(matchId: Int64, price: Int, customer: String, reason: String) {
-        self.matchId = matchId; self.price = price; self.customer = customer; self.reason = reason
+    public init(matchId: Int64, price: Int, customer: String) {
+        self.matchId = matchId; self.price = price; self.customer = customer
+    }
+}
+
+/// Payment voided a payment whose request never existed: reserve could not commit the
+/// request after payment approved it (reserve timed out or crashed), and undid the call.
+/// Whatever the approval put in front of lenders or customers goes away again.
+public struct PaymentVoided: DomainEvent, Equatable {
+    public var matchId: Int64
+    public var price: Int
+    public var customer: String
+    public var correlationKey: String { String(matchId) }
+    public init(matchId: Int64, price: Int, customer: String) {
+        self.matchId = matchId; self.price = price; self.customer = customer
     }
 }
 

@@ -17,16 +17,26 @@ let lendPolicies = Policies()
         try await tx.save(RequestListItem(event))
     }
     .on(PaymentCancelled.self) { event, tx in
-        // A refund or a void: drop the request from the list and cancel its match, if any.
+        // A refund: the request stays listed as cancelled, and its match is cancelled.
         guard var item = try await tx.get(RequestListItem.self, id: event.matchId) else { return }
         item.cancel()
         try await tx.save(item)
-        for var lend in try await tx.all(Lend.self, where: "matchId", equals: String(event.matchId)) {
-            let events = lend.cancel()
-            try await tx.save(lend)
-            try await tx.publish(events)
-        }
+        try await cancelMatches(of: event.matchId, tx)
     }
+    .on(PaymentVoided.self) { event, tx in
+        // The request never existed: it leaves the list (a lender may have confirmed it
+        // in the moment it was there; that match is cancelled).
+        try await tx.remove(RequestListItem.collection, id: event.matchId)
+        try await cancelMatches(of: event.matchId, tx)
+    }
+
+private func cancelMatches(of matchId: Int64, _ tx: any StoreTransaction) async throws {
+    for var lend in try await tx.all(Lend.self, where: "matchId", equals: String(matchId)) {
+        let events = lend.cancel()
+        try await tx.save(lend)
+        try await tx.publish(events)
+    }
+}
 
 func confirm(_ input: LendInput, store: any Store) async throws -> Lend {
     try await store.write { tx in

@@ -28,13 +28,24 @@ struct MyPage: Entity, Equatable {
         history = []
     }
 
-    static let order = ["Requested", "Paid", "Matched", "Cancelled", "Refunded", "MatchCancelled"]
+    /// Statuses in the order a request moves through them. A refund and a cancelled
+    /// match follow a cancellation: they enter the history, and the status still says
+    /// `Cancelled`, as the seed's mypage showed.
+    static let order = ["Requested", "Paid", "Matched", "Cancelled"]
 
     mutating func advance(to next: String) {
         if !history.contains(next) { history.append(next) }
         let rank = { (s: String) in Self.order.firstIndex(of: s) ?? -1 }
         if rank(next) > rank(status) { status = next }
     }
+}
+
+/// A match whose payment was voided: its request never existed, so it gets no row, even
+/// from events about it still on their way (a lender's confirmation in the moment it was
+/// listed).
+struct VoidedMatch: Entity {
+    static let collection = "voidedMatches"
+    var id: Int64?
 }
 
 /// mypage (8085): the customer's view of every request, queryable while every other
@@ -62,9 +73,19 @@ let myPagePolicies = Policies()
     .on(ReserveCancelled.self) { e, tx in try await upsert(e.matchId, tx) { $0.advance(to: "Cancelled") } }
     .on(PaymentCancelled.self) { e, tx in try await upsert(e.matchId, tx) { $0.advance(to: "Refunded") } }
     .on(LendCancelled.self) { e, tx in try await upsert(e.matchId, tx) { $0.advance(to: "MatchCancelled") } }
+    .on(PaymentVoided.self) { e, tx in
+        try await tx.remove(MyPage.collection, id: e.matchId)
+        try await tx.save(VoidedMatch(id: e.matchId))
+    }
 
 private func upsert(_ matchId: Int64, _ tx: any StoreTransaction, _ change: (inout MyPage) -> Void) async throws {
-    var row = try await tx.get(MyPage.self, id: matchId) ?? MyPage(matchId: matchId)
+    var row: MyPage
+    if let existing = try await tx.get(MyPage.self, id: matchId) {
+        row = existing
+    } else {
+        guard try await tx.get(VoidedMatch.self, id: matchId) == nil else { return }
+        row = MyPage(matchId: matchId)
+    }
     change(&row)
     try await tx.save(row)
 }

@@ -11,7 +11,8 @@ struct Notification: Entity, Equatable {
     var createdAt: Int64
 }
 
-/// notification (8086): tells customers about every status change of their requests.
+/// notification (8086): tells customers about every status change of their requests. A
+/// voided payment (`PaymentVoided`) is no news to anyone: its request never existed.
 /// `GET /notifications?customer=andy` lists them; `GET /notifications/stream?customer=andy`
 /// streams new ones live as Server-Sent Events.
 public let notificationService = ServiceDefinition(name: "notification", policies: notificationPolicies) { router, runtime in
@@ -36,10 +37,7 @@ let notificationPolicies = Policies()
         try await notify(e.customer, e.matchId, "your request #\(e.matchId)\(item(e.name)) was matched by \(e.lender ?? "a lender")", tx)
     }
     .on(ReserveCancelled.self) { e, tx in try await notify(e.customer, e.matchId, "your request #\(e.matchId) was cancelled", tx) }
-    .on(PaymentCancelled.self) { e, tx in
-        let what = e.reason == "void" ? "the payment of request #\(e.matchId) was voided" : "request #\(e.matchId) was refunded"
-        try await notify(e.customer, e.matchId, "\(what): \(e.price) won", tx)
-    }
+    .on(PaymentCancelled.self) { e, tx in try await notify(e.customer, e.matchId, "request #\(e.matchId) was refunded: \(e.price) won", tx) }
     .on(LendCancelled.self) { e, tx in try await notify(e.customer, e.matchId, "the match of request #\(e.matchId) was cancelled", tx) }
 
 private func item(_ name: String?) -> String { name.map { " for \($0)" } ?? "" }

@@ -30,11 +30,19 @@ struct Payment: Entity, Equatable {
                                           startDay: request.startDay, endDay: request.endDay, name: request.name)])
     }
 
-    /// Gives the money back; cancelling twice is a no-op, so redelivered cancellations are harmless.
-    mutating func cancel(reason: String) -> [any DomainEvent] {
+    /// Gives the money back after a cancellation; twice is a no-op, so redelivered
+    /// cancellations are harmless.
+    mutating func refund() -> [any DomainEvent] {
         guard paymentAction != Self.cancelled else { return [] }
         paymentAction = Self.cancelled
-        return [PaymentCancelled(matchId: matchId, price: price, customer: customer, reason: reason)]
+        return [PaymentCancelled(matchId: matchId, price: price, customer: customer)]
+    }
+
+    /// Gives the money back for a request that never existed; twice is a no-op.
+    mutating func void() -> [any DomainEvent] {
+        guard paymentAction != Self.cancelled else { return [] }
+        paymentAction = Self.cancelled
+        return [PaymentVoided(matchId: matchId, price: price, customer: customer)]
     }
 }
 

@@ -25,7 +25,7 @@ public let paymentService = ServiceDefinition(name: "payment", policies: payment
 
 let paymentPolicies = Policies()
     .on(ReserveCancelled.self) { event, tx in
-        try await tx.updateIfPresent(Payment.self, id: event.matchId) { $0.cancel(reason: "refund") }
+        try await tx.updateIfPresent(Payment.self, id: event.matchId) { $0.refund() }
     }
 
 /// Approves once per match: a repeated request returns the existing payment.
@@ -48,12 +48,12 @@ func approve(_ request: PaymentRequest, in store: any Store) async throws -> Pay
     }
 }
 
-/// Voids the payment of a request that was never committed; idempotent, and it refuses
-/// any approval that arrives later for the same match.
+/// Voids the payment of a request that was never committed (reserve's undo of its gated
+/// call); idempotent, and it refuses any approval that arrives later for the same match.
 func void(matchId: Int64, in store: any Store) async throws {
     try await store.write { tx in
         try await tx.save(VoidedMatch(id: matchId))
-        try await tx.updateIfPresent(Payment.self, id: matchId) { $0.cancel(reason: "void") }
+        try await tx.updateIfPresent(Payment.self, id: matchId) { $0.void() }
     }
 }
 

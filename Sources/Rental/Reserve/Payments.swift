@@ -1,37 +1,22 @@
 import Chassis
-import Foundation
 import RentalContracts
 
-/// Reserve's port to payment: the synchronous calls, through the chassis's resilient client.
+/// Reserve's port to payment (`PAYMENT_URL`, default `http://127.0.0.1:8083`): approving
+/// a request's payment gates the request, and a payment whose request never committed is
+/// voided — payment keeps one payment per match id, so both are idempotent.
 struct Payments: Sendable {
-    let client: ServiceClient
-    let logger: Logger
+    let approve: GatedCall<Quote>
 
     init(_ runtime: ServiceRuntime) {
-        client = runtime.client(for: "payment", defaultURL: "http://127.0.0.1:8083")
-        logger = runtime.logger
+        approve = runtime.gatedCall("approve", to: "payment", defaultURL: "http://127.0.0.1:8083",
+                                    call: { quote in try .post("/payments", quote.payment) },
+                                    undo: { quote in .post("/payments/\(quote.payment.matchId)/void") })
     }
+}
 
-    /// Approves the payment or throws: 503 + Retry-After when payment cannot answer.
-    func approve(_ request: PaymentRequest) async throws {
-        let response = try await client.post("/payments", request, idempotent: true)
-        guard (200..<300).contains(response.status) else {
-            throw Refusal.conflict("payment refused: \(String(decoding: response.body, as: UTF8.self))")
-        }
-    }
-
-    /// Voids the payment of `matchId` and forgets the intent; on failure the intent stays
-    /// for the sweeper.
-    func voidQuietly(_ matchId: Int64, store: any Store) async {
-        do {
-            let response = try await client.send(.POST, "/payments/\(matchId)/void", json: Data("{}".utf8), idempotent: true)
-            guard (200..<300).contains(response.status) else { return }
-            try await store.write { tx in
-                // A request that did commit keeps its payment: only void truly orphaned ones.
-                try await tx.remove(PaymentIntent.collection, id: matchId)
-            }
-        } catch {
-            logger.info("payment void deferred", metadata: ["matchId": "\(matchId)", "error": "\(error)"])
-        }
-    }
+/// A request about to be paid: what payment is asked to approve, under the new request's
+/// match id, and the promotion that priced it.
+struct Quote: Codable, Sendable {
+    var payment: PaymentRequest
+    var promotionId: Int64?
 }

@@ -1,7 +1,7 @@
 import Chassis
 import RentalContracts
 
-/// A customer's rental request: exists only once paid (see ``requestRental``).
+/// A customer's rental request: exists only once paid (see `reserveService`).
 struct Reserve: Entity, Equatable {
     static let collection = "reserves"
     var id: Int64?
@@ -18,6 +18,15 @@ struct Reserve: Entity, Equatable {
     static let paid = "Paid"
     static let matched = "Matched"
     static let cancelled = "Cancelled"
+
+    /// The request as it exists once payment approved `quote`.
+    static func paid(_ input: ReserveInput, _ quote: Quote) -> (Reserve, [any DomainEvent]) {
+        let payment = quote.payment
+        let reserve = Reserve(id: payment.matchId, name: input.name, price: payment.price, listPrice: input.price,
+                              startDay: input.startDay, endDay: input.endDay, customer: input.customer, status: paid,
+                              promotionId: quote.promotionId, promotional: quote.promotionId != nil)
+        return (reserve, [reserve.requested])
+    }
 
     /// Applies the lender's confirmation; a cancelled request stays cancelled.
     mutating func matched() -> [any DomainEvent] {
@@ -41,7 +50,7 @@ struct Reserve: Entity, Equatable {
 
 /// What a customer posts: the seed sends `status=approve`, which is accepted and ignored
 /// (the status is the server's to set).
-struct ReserveInput: Decodable {
+struct ReserveInput: Decodable, Sendable {
     var name: String?
     var price: Int
     var startDay: String
@@ -66,8 +75,9 @@ struct KnownPromotion: Entity {
     var startDay: String
     var endDay: String
 
-    /// A promotion applies to a rental that starts on one of its days (inclusive).
-    func applies(toRentalStarting day: String) -> Bool { startDay <= day && day <= endDay }
+    /// A campaign runs on the days between its first and last (inclusive); a request
+    /// made on one of them gets its discount, whatever the rental's own dates.
+    func isActive(on day: String) -> Bool { startDay <= day && day <= endDay }
 
     /// `listPrice` less the discount, rounded down; split by hundreds so that no price a
     /// customer can send overflows (`listPrice * (100 - rate)` traps above ~1e17).
@@ -75,16 +85,8 @@ struct KnownPromotion: Entity {
         listPrice / 100 * (100 - discountRate) + listPrice % 100 * (100 - discountRate) / 100
     }
 
-    /// The best active promotion for a rental starting on `day`, if any.
-    static func best(of promotions: [KnownPromotion], forRentalStarting day: String) -> KnownPromotion? {
-        promotions.filter { $0.applies(toRentalStarting: day) }.max { ($0.discountRate, -$0.id!) < ($1.discountRate, -$1.id!) }
+    /// The best promotion active on `day`, if any.
+    static func best(of promotions: [KnownPromotion], activeOn day: String) -> KnownPromotion? {
+        promotions.filter { $0.isActive(on: day) }.max { ($0.discountRate, -$0.id!) < ($1.discountRate, -$1.id!) }
     }
-}
-
-/// A payment reserve asked for and has not yet settled: committed before the call, deleted
-/// with the request's commit, voided by the sweeper if the request never committed.
-struct PaymentIntent: Entity {
-    static let collection = "paymentIntents"
-    var id: Int64?
-    var createdAt: Int64
 }

@@ -1,14 +1,16 @@
 import Chassis
-import Foundation
 import RentalContracts
 
 /// reserve (8081): takes rental requests, has them paid synchronously, prices them with
-/// the best promotion it knows, lets customers cancel. `PAYMENT_URL` (default
-/// `http://127.0.0.1:8083`) is where payment answers; see `ServiceRuntime.client`.
-public let reserveService = ServiceDefinition(name: "reserve", policies: reservePolicies, jobs: [sweepPaymentIntents]) { router, runtime in
+/// the best promotion it knows, lets customers cancel.
+///
+/// Request + pay is a gated create: the request and `ReserveRequested` commit only once
+/// payment approved; payment down, slow or refused leaves no request, and a payment of
+/// unknown outcome is voided (see `GatedCall`).
+public let reserveService = ServiceDefinition(name: "reserve", policies: reservePolicies) { router, runtime in
     let payments = Payments(runtime)
     Resource<Reserve>(store: runtime.store)
-        .creating { body, store in try await requestRental(try JSON.decode(ReserveInput.self, from: body).checked(), store: store, payments: payments) }
+        .creating(ReserveInput.self, gatedBy: payments.approve, request: quote) { input, quote in Reserve.paid(input, quote) }
         .updating { stored, proposed, _ in try change(stored, to: &proposed) }
         .searchable(by: "customer", "status")
         .register(on: router)
@@ -26,35 +28,14 @@ let reservePolicies = Policies()
     }
     .on(PromotionEnded.self) { event, tx in try await tx.remove(KnownPromotion.collection, id: event.promotionId) }
 
-/// Request + pay. Order matters for "no orphan payment, no unpaid request": the intent is
-/// committed first, payment is called outside any transaction, and the paid request and
-/// `ReserveRequested` commit together only after payment approved. If payment fails,
-/// times out or its breaker is open, the caller gets 503 + Retry-After and the payment
-/// (which may still land late) is voided; the sweeper retries voids that fail.
-func requestRental(_ input: ReserveInput, store: any Store, payments: Payments) async throws -> Reserve {
-    let promotion = KnownPromotion.best(of: try await store.all(KnownPromotion.self), forRentalStarting: input.startDay)
-    let price = promotion?.price(input.price) ?? input.price
-    let matchId = try await store.write { tx in
-        let id = try await tx.nextId(Reserve.collection)
-        try await tx.save(PaymentIntent(id: id, createdAt: Clock.millis()))
-        return id
-    }
-    let request = PaymentRequest(matchId: matchId, price: price, customer: input.customer, startDay: input.startDay,
-                                 endDay: input.endDay, name: input.name)
-    do {
-        try await payments.approve(request)
-    } catch {
-        Task { await payments.voidQuietly(matchId, store: store) }
-        throw error
-    }
-    return try await store.write { tx in
-        let reserve = try await tx.save(Reserve(id: matchId, name: input.name, price: price, listPrice: input.price,
-                                                startDay: input.startDay, endDay: input.endDay, customer: input.customer,
-                                                status: Reserve.paid, promotionId: promotion?.id, promotional: promotion != nil))
-        try await tx.remove(PaymentIntent.collection, id: matchId)
-        try await tx.publish(reserve.requested)
-        return reserve
-    }
+/// What payment is asked to approve: the price after the best promotion active today, under
+/// the new request's match id.
+@Sendable func quote(_ input: ReserveInput, _ tx: any StoreTransaction) async throws -> Quote {
+    let input = try input.checked()
+    let promotion = KnownPromotion.best(of: try await tx.all(KnownPromotion.self), activeOn: RentalDay.today())
+    let payment = PaymentRequest(matchId: try await tx.nextId(Reserve.collection), price: promotion?.price(input.price) ?? input.price,
+                                 customer: input.customer, startDay: input.startDay, endDay: input.endDay, name: input.name)
+    return Quote(payment: payment, promotionId: promotion?.id)
 }
 
 /// PATCH/PUT: only the status may change, and only to `Cancel` (the seed's word) or
@@ -72,16 +53,4 @@ func change(_ stored: Reserve, to proposed: inout Reserve) throws -> [any Domain
     proposed = stored
     proposed.name = name
     return try proposed.cancel()
-}
-
-/// Every few seconds, voids payments of requests that never committed (reserve crashed
-/// between payment and commit, or a void after a failed call did not get through).
-@Sendable func sweepPaymentIntents(_ runtime: ServiceRuntime) async throws {
-    let payments = Payments(runtime)
-    let age = Int64(runtime.setting("RESERVE_INTENT_AGE_MS", default: 10_000))
-    while !Task.isCancelled {
-        try await Task.sleep(for: .seconds(2))
-        let stale = try await runtime.store.all(PaymentIntent.self).filter { Clock.millis() - $0.createdAt > age }
-        for intent in stale { await payments.voidQuietly(intent.id!, store: runtime.store) }
-    }
 }

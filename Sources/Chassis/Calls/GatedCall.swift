@@ -1,0 +1,155 @@
+import Foundation
+
+/// A synchronous call to another service that gates a change of this service's state —
+/// reserve's "payment approves, then the request exists" — declared once as a port with
+/// the idempotent call that undoes it.
+///
+/// ```swift
+/// let approve = runtime.gatedCall("approve", to: "payment", defaultURL: "http://127.0.0.1:8083",
+///     call: { request in try .post("/payments", request) },
+///     undo: { request in .post("/payments/\(request.matchId)/void") })
+/// ```
+///
+/// ``perform(in:key:prepare:commit:)`` guarantees:
+/// - **Local refusals cost nothing.** The call is admitted first (bulkhead, breaker); a
+///   refusal there is a 503 + `Retry-After` with nothing written and nothing sent.
+/// - **Nothing half-done.** `prepare` runs in a transaction that also records the call as
+///   sent; the call is made outside any transaction; `commit` runs in a transaction that
+///   settles the record, so the gated change and its events commit only after the target
+///   said yes, and exactly when the call stops needing an undo.
+/// - **Unknown outcomes are undone.** A timeout, a 5xx, a cancelled caller, a `commit` that
+///   throws, or a caller that crashed before committing (its record outlives the deadline)
+///   leave the record to the undo job, which sends `undo` until the target acknowledges
+///   it, with backoff and at most `<TARGET>_UNDO_PER_SECOND` (20) undos a second, so
+///   recovery never floods the target. A commit that comes after the job took its call
+///   over fails with 503: the change never commits for a call being undone.
+/// - **The target's verdict is passed on.** A 4xx answer means the target did nothing:
+///   the record is dropped and the caller gets a 409 carrying the target's message.
+///
+/// The target must make `call` idempotent by something in the request (reserve's match
+/// id): the chassis retries it after a failed attempt. `undo` must be idempotent and must
+/// also stop a `call` that arrives after it (a late request still on the wire).
+public struct GatedCall<Request: Codable & Sendable>: Sendable {
+    /// `<target>.<name>`, e.g. `payment.approve`: what records and metrics call it.
+    public let name: String
+    let client: ServiceClient
+    let call: @Sendable (Request) throws -> Outbound
+    let undo: @Sendable (Request) throws -> Outbound
+    let registry: CallRegistry
+
+    init(name: String, client: ServiceClient, registry: CallRegistry,
+         call: @escaping @Sendable (Request) throws -> Outbound, undo: @escaping @Sendable (Request) throws -> Outbound) {
+        self.name = name
+        self.client = client
+        self.call = call
+        self.undo = undo
+        self.registry = registry
+    }
+
+    /// The most a caller may take between recording the call and settling it: every
+    /// attempt with its backoff, plus room for a busy store. Past it the undo job may
+    /// take the call over.
+    var deadline: Duration {
+        let attempts = 1 + max(client.policy.retries, 0)
+        return client.policy.timeout * attempts + .milliseconds(500) * (attempts - 1) + .seconds(5)
+    }
+
+    /// Makes the call and commits the change it gates (see the type's guarantees).
+    ///
+    /// - Parameters:
+    ///   - key: the thing the call is about when only one such call may be in flight at a
+    ///     time (an entity's id): a second one is refused with 409 while the first is
+    ///     pending, so two concurrent requests never both reach the target. Nil when every
+    ///     call is about something new (a request being created).
+    ///   - prepare: reads and checks what the call needs and builds its request, in the
+    ///     transaction that records the call; whatever it throws is answered as is.
+    ///   - commit: the gated change, given the request and the target's answer, in the
+    ///     transaction that settles the call; if it throws, the call is undone.
+    public func perform<T>(in store: any Store, key: String? = nil,
+                           prepare: (any StoreTransaction) async throws -> Request,
+                           commit: (Request, ServiceResponse, any StoreTransaction) async throws -> T) async throws -> T {
+        let admission = try await client.admit()
+        defer { admission.finish() }
+        let (request, outbound, record) = try await store.write { tx in
+            if let key, try await !tx.all(PendingCall.self, where: "key", equals: key).filter({ $0.call == name }).isEmpty {
+                throw Refusal.conflict("\(name) for \(key) is already in progress")
+            }
+            let request = try await prepare(tx)
+            let outbound = try call(request)
+            let now = Clock.millis()
+            let record = try await tx.save(PendingCall(call: name, key: key, request: try JSON.encodeString(request), state: .sent,
+                                                       deadline: now + deadline.wholeMilliseconds, dueAt: now))
+            return (request, outbound, record)
+        }
+        let answer: ServiceResponse
+        do {
+            answer = try await admission.send(outbound.method, outbound.path, json: outbound.body, idempotent: true)
+        } catch {
+            await settle(record, undo: admission.mayHaveReached, in: store)
+            throw error
+        }
+        guard (200..<300).contains(answer.status) else {
+            await settle(record, undo: false, in: store)
+            ChassisMetrics.shared.gatedCall(name, outcome: "refused")
+            throw Refusal.conflict("\(client.name) refused: \(answer.message)")
+        }
+        do {
+            let result = try await store.write { tx in
+                guard try await tx.delete(PendingCall.collection, id: record.id!) else {
+                    throw Refusal.unavailable("\(client.name) answered too late: the call is being undone", retryAfterSeconds: 1)
+                }
+                return try await commit(request, answer, tx)
+            }
+            ChassisMetrics.shared.gatedCall(name, outcome: "committed")
+            return result
+        } catch {
+            await settle(record, undo: true, in: store)
+            throw error
+        }
+    }
+
+    /// Settles a call that will not commit: queued for the undo job when the target may
+    /// have acted on it, forgotten when it cannot have. Runs in a task of its own so that
+    /// a cancelled caller still settles; if even that fails, the record stays `sent` and
+    /// the undo job takes it over at its deadline.
+    private func settle(_ record: PendingCall, undo: Bool, in store: any Store) async {
+        ChassisMetrics.shared.gatedCall(name, outcome: undo ? "undo" : "unreachable")
+        let settled = Task {
+            try await store.write { tx in
+                guard var pending = try await tx.get(PendingCall.self, id: record.id!), pending.state == .sent else { return }
+                if undo {
+                    pending.state = .undo
+                    pending.dueAt = Clock.millis()
+                    try await tx.save(pending)
+                } else {
+                    try await tx.remove(PendingCall.collection, id: record.id!)
+                }
+            }
+        }
+        _ = await settled.result
+        if undo { await registry.doorbell.ring() }
+    }
+}
+
+extension ServiceResponse {
+    /// The `error` of a JSON refusal body, else the body as text (cut short).
+    var message: String {
+        if let value = try? JSON.parse(body), let error = value["error"]?.stringValue { return error }
+        let text = String(decoding: body.prefix(200), as: UTF8.self)
+        return text.isEmpty ? "answered \(status)" : text
+    }
+}
+
+extension ServiceRuntime {
+    /// Declares a ``GatedCall`` to `service` (its client as ``client(for:defaultURL:)``
+    /// makes it), registered so that this service's undo job can undo it.
+    public func gatedCall<Request: Codable & Sendable>(
+        _ name: String, to service: String, defaultURL: String, _ request: Request.Type = Request.self,
+        call: @escaping @Sendable (Request) throws -> Outbound, undo: @escaping @Sendable (Request) throws -> Outbound
+    ) -> GatedCall<Request> {
+        let gated = GatedCall(name: "\(service).\(name)", client: client(for: service, defaultURL: defaultURL), registry: calls,
+                              call: call, undo: undo)
+        calls.register(gated.name, client: gated.client) { json in try undo(try JSON.decode(Request.self, from: Data(json.utf8))) }
+        return gated
+    }
+}

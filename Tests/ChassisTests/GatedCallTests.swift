@@ -1,0 +1,242 @@
+import Chassis
+import ChassisTesting
+import Foundation
+import Hummingbird
+import Synchronization
+import Testing
+
+/// A gated call: the change commits only after the target said yes; a local refusal
+/// costs nothing; an unknown outcome is undone by the job, even when the caller never
+/// comes back; a late commit after the job took over fails.
+@Suite struct GatedCallTests {
+    struct Hold: Codable, Sendable, Equatable {
+        var key: Int64
+    }
+
+    /// A record the gated change writes.
+    struct Booking: Entity, Equatable {
+        static let collection = "bookings"
+        var id: Int64?
+    }
+
+    @Test func aCallTheTargetAcceptsCommitsTheChangeAndLeavesNothingPending() async throws {
+        try await withGate { gate, ledger, runtime async throws in
+            let booking = try await gate.book(in: runtime.store)
+
+            #expect(booking.id == 1)
+            #expect(ledger.holds == [1])
+            #expect(try await runtime.store.count("pendingCalls", matching: []) == 0)
+            #expect(try await runtime.store.count("bookings", matching: []) == 1)
+        }
+    }
+
+    @Test func aLocalRefusalWritesNothingAndSendsNothing() async throws {
+        try await withGate(ledger: Ledger(.failing), environment: ["LEDGER_BREAKER_FAILURES": "1", "LEDGER_BREAKER_OPEN_MS": "60000"]) { gate, ledger, runtime async throws in
+            await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) }
+            let undo = try await runtime.store.count("pendingCalls", matching: [])
+            let sent = ledger.requests
+
+            let refusal = await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) }
+
+            #expect(refusal?.message == "ledger is unavailable: circuit open")
+            #expect(ledger.requests == sent, "nothing sent")
+            #expect(try await runtime.store.count("pendingCalls", matching: []) == undo, "nothing recorded")
+            #expect(try await runtime.store.count("bookings", matching: []) == 0)
+        }
+    }
+
+    @Test func aCallThatTimesOutIsUndoneByTheJob() async throws {
+        try await withGate(ledger: Ledger(.hanging), environment: ["LEDGER_TIMEOUT_MS": "100", "LEDGER_RETRIES": "0"]) { gate, ledger, runtime async throws in
+            let refusal = await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) }
+            #expect(refusal?.status == 503)
+            #expect(try await runtime.store.count("pendingCalls", matching: [FieldMatch("state", "undo")]) == 1)
+
+            ledger.behave(.accepting)
+            #expect(try await runtime.undoPendingCalls() == 1)
+
+            #expect(ledger.releases == [1])
+            #expect(try await runtime.store.count("pendingCalls", matching: []) == 0)
+            #expect(try await runtime.store.count("bookings", matching: []) == 0)
+        }
+    }
+
+    @Test func theTargetsRefusalIsPassedOnWithNothingToUndo() async throws {
+        try await withGate(ledger: Ledger(.refusing)) { gate, ledger, runtime async throws in
+            let refusal = await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) }
+
+            #expect(refusal == .conflict("ledger refused: no such account"))
+            #expect(try await runtime.undoPendingCalls() == 0)
+            #expect(ledger.releases.isEmpty)
+            #expect(try await runtime.store.count("pendingCalls", matching: []) == 0)
+        }
+    }
+
+    @Test func aChangeThatFailsAfterTheTargetAgreedIsUndone() async throws {
+        try await withGate { gate, ledger, runtime async throws in
+            await #expect(throws: Refusal.conflict("the room was taken meanwhile")) {
+                try await gate.call.perform(in: runtime.store) { tx in Hold(key: try await tx.nextId(Booking.collection)) } commit: { _, _, _ in
+                    throw Refusal.conflict("the room was taken meanwhile")
+                }
+            }
+            #expect(ledger.holds == [1])
+
+            #expect(try await runtime.undoPendingCalls() == 1)
+            #expect(ledger.releases == [1])
+        }
+    }
+
+    /// The caller is stuck past its deadline (or crashed): the job takes the call over and
+    /// undoes it, and the caller's commit, when it finally comes, fails instead of
+    /// committing a change whose call was undone.
+    @Test func aCallerPastItsDeadlineIsUndoneAndItsLateCommitFails() async throws {
+        try await withGate(ledger: Ledger(.holding)) { gate, ledger, runtime async throws in
+            let late = Task { try await gate.book(in: runtime.store) }
+            try await eventually("the call reached the ledger") { ledger.holds == [1] }
+
+            let undone = try await runtime.undoPendingCalls(asOf: Clock.millis() + 600_000)
+            ledger.behave(.accepting)
+
+            #expect(undone == 1)
+            #expect(ledger.releases == [1])
+            let refusal = await #expect(throws: Refusal.self) { try await late.value }
+            #expect(refusal?.status == 503, "\(String(describing: refusal))")
+            #expect(try await runtime.store.count("bookings", matching: []) == 0)
+            #expect(try await runtime.store.count("pendingCalls", matching: []) == 0)
+        }
+    }
+
+    @Test func oneCallPerKeyIsInFlightAtATime() async throws {
+        try await withGate(ledger: Ledger(.holding)) { gate, ledger, runtime async throws in
+            let first = Task { try await gate.book(in: runtime.store, key: "room-7") }
+            try await eventually("the first call reached the ledger") { ledger.holds.count == 1 }
+
+            await #expect(throws: Refusal.conflict("ledger.hold for room-7 is already in progress")) {
+                try await gate.book(in: runtime.store, key: "room-7")
+            }
+            ledger.behave(.accepting)
+            #expect(try await first.value.id == 1)
+            #expect(ledger.holds.count == 1)
+        }
+    }
+
+    @Test func anUndoIsRetriedUntilTheTargetTakesIt() async throws {
+        try await withGate(ledger: Ledger(.hanging), environment: ["LEDGER_TIMEOUT_MS": "100", "LEDGER_RETRIES": "0"]) { gate, ledger, runtime async throws in
+            await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) }
+            ledger.behave(.failing)
+            #expect(try await runtime.undoPendingCalls() == 0)
+            let postponed = try #require(try await runtime.store.all(PendingRecord.self).first)
+            #expect(postponed.attempts == 1 && postponed.state == "undo")
+
+            ledger.behave(.accepting)
+            #expect(try await runtime.undoPendingCalls() == 0, "not due yet: backing off")
+            #expect(try await runtime.undoPendingCalls(asOf: Clock.millis() + 120_000) == 1)
+            #expect(ledger.releases == [1])
+        }
+    }
+}
+
+/// The chassis's pending-call record as a test reads it.
+private struct PendingRecord: Entity {
+    static let collection = "pendingCalls"
+    var id: Int64?
+    var state: String
+    var attempts: Int
+}
+
+/// The port under test: hold a key at the ledger, release it to undo.
+private struct BookingPort: Sendable {
+    let call: GatedCall<GatedCallTests.Hold>
+
+    func book(in store: any Store, key: String? = nil) async throws -> GatedCallTests.Booking {
+        try await call.perform(in: store, key: key) { tx in GatedCallTests.Hold(key: try await tx.nextId(GatedCallTests.Booking.collection)) }
+            commit: { hold, _, tx in try await tx.save(GatedCallTests.Booking(id: hold.key)) }
+    }
+}
+
+/// A stand-in target whose answers the test decides.
+private final class Ledger: Sendable {
+    enum Behaviour: Sendable { case accepting, failing, hanging, refusing, holding }
+
+    private struct State {
+        var behaviour: Behaviour
+        var holds: [Int64] = []
+        var releases: [Int64] = []
+        var requests = 0
+    }
+
+    private let state: Mutex<State>
+    init(_ behaviour: Behaviour = .accepting) { state = Mutex(State(behaviour: behaviour)) }
+
+    func behave(_ behaviour: Behaviour) { state.withLock { $0.behaviour = behaviour } }
+    var holds: [Int64] { state.withLock { $0.holds } }
+    var releases: [Int64] { state.withLock { $0.releases } }
+    var requests: Int { state.withLock { $0.requests } }
+    private var behaviour: Behaviour { state.withLock { $0.behaviour } }
+
+    var router: Router<BasicRequestContext> {
+        let router = Router()
+        router.post("holds") { request, _ -> Response in
+            let hold = try JSON.decode(GatedCallTests.Hold.self, from: try await JSONResponse.body(of: request))
+            let behaviour = self.state.withLock { state in
+                state.requests += 1
+                if state.behaviour != .failing { state.holds.append(hold.key) }
+                return state.behaviour
+            }
+            switch behaviour {
+            case .accepting: return try JSONResponse.make(.created, encoding: hold)
+            case .failing: return Response(status: .internalServerError)
+            case .refusing: return JSONResponse.refusal(.notFound("no such account"))
+            case .hanging:
+                try await Task.sleep(for: .seconds(5))
+                return Response(status: .internalServerError)
+            case .holding:
+                // Answers once the test lets it (behave(.accepting)), within a deadline.
+                try await eventually("the test to release the hold", timeout: .seconds(20)) { self.behaviour != .holding }
+                return try JSONResponse.make(.created, encoding: hold)
+            }
+        }
+        router.post("holds/:key/release") { _, context -> Response in
+            let key = try context.parameters.require("key", as: Int64.self)
+            let failing = self.state.withLock { state in
+                state.requests += 1
+                guard state.behaviour != .failing else { return true }
+                state.releases.append(key)
+                return false
+            }
+            return failing ? Response(status: .internalServerError) : try JSONResponse.make(.ok, encoding: ["released": key])
+        }
+        return router
+    }
+}
+
+private func withGate(ledger: Ledger = Ledger(), environment: [String: String] = [:],
+                      _ body: @Sendable (BookingPort, Ledger, ServiceRuntime) async throws -> Void) async throws {
+    try await withTemporaryDirectory { directory in
+        let store = try directory.makeSQLiteStore(service: "booking")
+        let log = try directory.makeSQLiteLog()
+        try await withLiveTarget(ledger.router) { port in
+            let runtime = ServiceRuntime(name: "booking", store: store, bus: log,
+                                         environment: ["LEDGER_URL": "http://127.0.0.1:\(port)"].merging(environment) { _, given in given },
+                                         logger: quietLogger)
+            let call = runtime.gatedCall("hold", to: "ledger", defaultURL: "", GatedCallTests.Hold.self,
+                                         call: { hold in try .post("/holds", hold) },
+                                         undo: { hold in .post("/holds/\(hold.key)/release") })
+            try await body(BookingPort(call: call), ledger, runtime)
+        }
+        try await store.close()
+    }
+}
+
+/// Serves `router` on a free loopback port while `body` runs.
+private func withLiveTarget(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> Void) async throws {
+    let (ports, portFound) = AsyncStream.makeStream(of: Int.self)
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                          onServerRunning: { channel in portFound.yield(channel.localAddress?.port ?? 0) }, logger: quietLogger)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await app.run() }
+        defer { group.cancelAll() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        try await body(port)
+    }
+}
