@@ -93,7 +93,13 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "ChassisTests", dependencies: ["Chassis", "ChassisTesting", .product(name: "PostgresNIO", package: "postgres-nio")]),
+        .testTarget(
+            name: "ChassisTests",
+            dependencies: [
+                "Chassis", "ChassisTesting", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(
             name: "RentalTests",
             dependencies: [

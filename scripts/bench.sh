@@ -11,7 +11,9 @@
 # of those ratios is the figure. The production runs also print JetStream's raw
 # acknowledged publish rate, measured first, as the ceiling for events.
 #
-# MSA_BIN=path/to/msa uses that binary instead of building one. MSA_BENCH_POSTGRES=socket connects the services through PostgreSQL's Unix-domain socket
+# MSA_BIN=path/to/msa uses that binary instead of building one. MSA_BEFORE=path/to/msa
+# compares two builds instead: each round runs the embedded benchmark on MSA_BEFORE, then
+# on this build (or MSA_BIN), and the median of after/before is the figure. MSA_BENCH_POSTGRES=socket connects the services through PostgreSQL's Unix-domain socket
 # instead of TCP loopback. Every production round gets fresh servers: a stream left by an
 # earlier round would be replayed into the fresh databases.
 set -euo pipefail
@@ -44,7 +46,7 @@ run() {
     local name=$1; shift
     local data=$work/$name port=$((20000 + RANDOM % 400 * 20))
     rm -rf "$data"
-    "$msa" up rental --data "$data" --base-port "$port" "$@" >"$work/$name.log" 2>&1 &
+    "${bin:-$msa}" up rental --data "$data" --base-port "$port" "$@" >"$work/$name.log" 2>&1 &
     supervisor=$!
     for _ in $(seq 1 200); do grep -q "is ready\|not ready" "$work/$name.log" && break; sleep 0.2; done
     grep -q "is ready" "$work/$name.log" || { log "the system did not get ready:"; tail -20 "$work/$name.log" >&2; exit 1; }
@@ -59,6 +61,21 @@ run() {
 rate() { sed -n 's/^request+pay: \([0-9]*\)\/s.*/\1/p' <<<"$1"; }
 
 ratios=()
+if [ -n "${MSA_BEFORE:-}" ]; then
+    printf "%-6s %12s %12s %7s\n" round before after ratio >&2
+    for round in $(seq 1 "$rounds"); do
+        bin=$MSA_BEFORE run "before-$round" >"$work/before-$round.out"
+        run "after-$round" >"$work/after-$round.out"
+        before=$(cat "$work/before-$round.out"); after=$(cat "$work/after-$round.out")
+        b=$(rate "$before"); a=$(rate "$after")
+        ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
+        ratios+=("$ratio")
+        printf "%-6s %10s/s %10s/s %7s\n" "$round" "$b" "$a" "$ratio"
+    done
+    median=$(printf "%s\n" "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }')
+    echo "median after/before: $median (embedded, paid requests per second, $clients clients, $seconds s each)"
+    exit 0
+fi
 printf "%-6s %12s %12s %7s %s\n" round embedded production ratio "jetstream raw publish" >&2
 for round in $(seq 1 "$rounds"); do
     run "embedded-$round" >"$work/embedded-$round.out"

@@ -165,10 +165,10 @@ struct BenchReport {
 
     func text(clients: Int) -> String {
         var lines = [String(format: "%@: %.0f/s over %.1f s with %d clients", headline, rate(headline), seconds, clients), ""]
-        lines.append("operation            count     rate/s   p50 ms   p99 ms   max ms  errors")
+        lines.append("operation                    count     rate/s   p50 ms   p99 ms   max ms  errors")
         for (name, measure) in tally.measures.sorted(by: { $0.key < $1.key }) {
             let h = measure.latency
-            lines.append(name.padding(toLength: 18, withPad: " ", startingAt: 0)
+            lines.append(name.padding(toLength: 26, withPad: " ", startingAt: 0)
                 + String(format: "%9llu  %9.0f  %7.1f  %7.1f  %7.1f  %6d", h.totalCount, rate(name), Self.ms(h.valueAtPercentile(50)),
                          Self.ms(h.valueAtPercentile(99)), Self.ms(h.max), measure.errors))
         }

@@ -46,16 +46,15 @@ import Testing
     }
 
     @Test func aCallThatTimesOutIsUndoneByTheJob() async throws {
-        try await withGate(ledger: Ledger(.hanging), environment: ["LEDGER_TIMEOUT_MS": "100", "LEDGER_RETRIES": "0"]) { gate, ledger, runtime async throws in
+        try await withGate(ledger: Ledger(.hanging), environment: ["LEDGER_TIMEOUT_MS": "250", "LEDGER_RETRIES": "0"]) { gate, ledger, runtime async throws in
             let refusal = await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) }
             #expect(refusal?.status == 503)
             #expect(try await runtime.store.count("pendingCalls", matching: [FieldMatch("state", "undo")]) == 1)
 
             ledger.behave(.accepting)
-            #expect(try await runtime.undoPendingCalls() == 1)
+            try await undoUntilSettled(runtime)
 
             #expect(ledger.releases == [1])
-            #expect(try await runtime.store.count("pendingCalls", matching: []) == 0)
             #expect(try await runtime.store.count("bookings", matching: []) == 0)
         }
     }
@@ -120,7 +119,7 @@ import Testing
     }
 
     @Test func anUndoIsRetriedUntilTheTargetTakesIt() async throws {
-        try await withGate(ledger: Ledger(.hanging), environment: ["LEDGER_TIMEOUT_MS": "100", "LEDGER_RETRIES": "0"]) { gate, ledger, runtime async throws in
+        try await withGate(ledger: Ledger(.hanging), environment: ["LEDGER_TIMEOUT_MS": "250", "LEDGER_RETRIES": "0"]) { gate, ledger, runtime async throws in
             await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) }
             ledger.behave(.failing)
             #expect(try await runtime.undoPendingCalls() == 0)
@@ -132,6 +131,15 @@ import Testing
             #expect(try await runtime.undoPendingCalls(asOf: Clock.millis() + 120_000) == 1)
             #expect(ledger.releases == [1])
         }
+    }
+}
+
+/// Runs the undo job (as of a time past every backoff) until nothing is pending: on a
+/// busy machine one round may itself time out, and the job's next round tries again.
+private func undoUntilSettled(_ runtime: ServiceRuntime) async throws {
+    try await eventually("every pending call undone") {
+        try await runtime.undoPendingCalls(asOf: Clock.millis() + 3_600_000)
+        return try await runtime.store.count("pendingCalls", matching: []) == 0
     }
 }
 
@@ -154,7 +162,7 @@ private struct BookingPort: Sendable {
 }
 
 /// A stand-in target whose answers the test decides.
-private final class Ledger: Sendable {
+final class Ledger: Sendable {
     enum Behaviour: Sendable { case accepting, failing, hanging, refusing, holding }
 
     private struct State {
@@ -228,7 +236,7 @@ private func withGate(ledger: Ledger = Ledger(), environment: [String: String] =
 }
 
 /// Serves `router` on a free loopback port while `body` runs.
-private func withLiveTarget(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> Void) async throws {
+func withLiveTarget(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> Void) async throws {
     let (ports, portFound) = AsyncStream.makeStream(of: Int.self)
     let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                           onServerRunning: { channel in portFound.yield(channel.localAddress?.port ?? 0) }, logger: quietLogger)

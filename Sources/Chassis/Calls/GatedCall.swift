@@ -58,9 +58,10 @@ public struct GatedCall<Request: Codable & Sendable>: Sendable {
     ///
     /// - Parameters:
     ///   - key: the thing the call is about when only one such call may be in flight at a
-    ///     time (an entity's id): a second one is refused with 409 while the first is
-    ///     pending, so two concurrent requests never both reach the target. Nil when every
-    ///     call is about something new (a request being created).
+    ///     time (an entity's id): a second one is refused with 409 while the first is in
+    ///     flight, and with 503 + `Retry-After` while the first is being undone, so two
+    ///     requests never both reach the target. Nil when every call is about something
+    ///     new (a request being created).
     ///   - prepare: reads and checks what the call needs and builds its request, in the
     ///     transaction that records the call; whatever it throws is answered as is.
     ///   - commit: the gated change, given the request and the target's answer, in the
@@ -71,8 +72,11 @@ public struct GatedCall<Request: Codable & Sendable>: Sendable {
         let admission = try await client.admit()
         defer { admission.finish() }
         let (request, outbound, record) = try await store.write { tx in
-            if let key, try await !tx.all(PendingCall.self, where: "key", equals: key).filter({ $0.call == name }).isEmpty {
-                throw Refusal.conflict("\(name) for \(key) is already in progress")
+            if let key, let earlier = try await tx.all(PendingCall.self, where: "key", equals: key).first(where: { $0.call == name }) {
+                switch earlier.state {
+                case .sent: throw Refusal.conflict("\(name) for \(key) is already in progress")
+                case .undo: throw Refusal.unavailable("the last \(name) for \(key) is still being undone", retryAfterSeconds: 1)
+                }
             }
             let request = try await prepare(tx)
             let outbound = try call(request)

@@ -19,10 +19,19 @@ public struct Resource<E: Entity>: Sendable {
     public typealias Update = @Sendable (_ stored: E, _ proposed: inout E, _ transaction: any StoreTransaction) async throws -> [any DomainEvent]
     public typealias Delete = @Sendable (E, any StoreTransaction) async throws -> [any DomainEvent]
 
+    /// Runs a change as a ``GatedCall``: nil when this change needs no call (it then runs
+    /// as a plain change), else the entity the gated change committed. Given the id, the
+    /// store, how to make the proposed entity from a stored one, and the change itself in
+    /// the transaction that settles the call.
+    typealias Gate = @Sendable (_ id: Int64, _ store: any Store, _ propose: @escaping @Sendable (E) throws -> E,
+                                _ apply: @escaping @Sendable (any StoreTransaction) async throws -> E?) async throws -> E??
+
     let store: any Store
     var create: Create?
     var update: Update?
+    var updateGate: Gate?
     var delete: Delete?
+    var deleteGate: Gate?
     var searchFields: [String] = []
     var filterFields: [String] = []
 
@@ -72,7 +81,49 @@ public struct Resource<E: Entity>: Sendable {
     /// Allows PATCH (merge) and PUT (replace); `hook` sees the stored and the proposed
     /// entity, may refuse or adjust the proposal, and returns the events it raises.
     public func updating(_ hook: @escaping Update) -> Self { var r = self; r.update = hook; return r }
+    /// Allows PATCH and PUT as ``updating(_:)`` does, with the changes for which `ask`
+    /// returns a request gated by `call` (wallet → gift: only a change to `Exchanged` asks
+    /// gift first). `ask` sees the stored and the proposed entity and throws to refuse the
+    /// change before anything is sent (already exchanged: 409, nothing sent); it runs
+    /// again, on the entity as it is then, in the transaction that records the call. The
+    /// change itself (`hook`) commits only once the target agreed, on the entity as it is
+    /// then; if it throws, the call is undone. One gated change per entity is in flight at
+    /// a time: a second is refused with 409 meanwhile.
+    public func updating<Request>(gatedBy call: GatedCall<Request>,
+                                  when ask: @escaping @Sendable (_ stored: E, _ proposed: E) throws -> Request?,
+                                  _ hook: @escaping Update) -> Self {
+        var r = updating(hook)
+        r.updateGate = { id, store, propose, apply in
+            let stored = try await store.require(E.self, id: id)
+            guard try ask(stored, try propose(stored)) != nil else { return nil }
+            return try await call.perform(in: store, key: "\(E.collection)/\(id)") { tx in
+                let current = try await tx.require(E.self, id: id)
+                guard let request = try ask(current, try propose(current)) else {
+                    throw Refusal.conflict("\(E.itemRelation) \(id) changed meanwhile; send the change again")
+                }
+                return request
+            } commit: { _, _, tx in try await apply(tx) }
+        }
+        return r
+    }
+
     public func deleting(_ hook: @escaping Delete = { _, _ in [] }) -> Self { var r = self; r.delete = hook; return r }
+
+    /// Allows DELETE only once `call` succeeded (order → delivery: the delivery is
+    /// cancelled first): `request` builds the call from the stored entity, and `hook`
+    /// returns the events of the deletion, in the transaction that settles the call. A
+    /// target that cannot answer is a 503 and the entity stays; one gated deletion per
+    /// entity is in flight at a time.
+    public func deleting<Request>(gatedBy call: GatedCall<Request>, request: @escaping @Sendable (E) throws -> Request,
+                                  _ hook: @escaping Delete = { _, _ in [] }) -> Self {
+        var r = deleting(hook)
+        r.deleteGate = { id, store, _, apply in
+            try await call.perform(in: store, key: "\(E.collection)/\(id)") { tx in
+                try request(try await tx.require(E.self, id: id))
+            } commit: { _, _, tx in try await apply(tx) }
+        }
+        return r
+    }
     public func searchable(by fields: String...) -> Self { var r = self; r.searchFields += fields; return r }
     /// Lets the collection be filtered by these fields' query parameters (`?customer=andy`).
     public func filterable(by fields: String...) -> Self { var r = self; r.filterFields += fields; return r }
@@ -123,27 +174,40 @@ public struct Resource<E: Entity>: Sendable {
         guard let update else { throw HTTPError(.methodNotAllowed, message: "\(E.collection) cannot be changed through this API") }
         let changes = try await JSONResponse.body(of: request)
         guard case .object = changes else { throw Refusal.badRequest("the body must be a JSON object") }
-        let entity = try await store.write { tx in
-            let stored = try await tx.require(E.self, id: id)
-            let base = merge ? try JSON.value(stored).merged(with: changes) : changes
-            var proposed = try JSON.decode(E.self, from: base)
+        let propose: @Sendable (E) throws -> E = { stored in
+            var proposed = try JSON.decode(E.self, from: merge ? try JSON.value(stored).merged(with: changes) : changes)
             proposed.id = id
+            return proposed
+        }
+        let apply: @Sendable (any StoreTransaction) async throws -> E? = { tx in
+            let stored = try await tx.require(E.self, id: id)
+            var proposed = try propose(stored)
             let events = try await update(stored, &proposed, tx)
             try await tx.save(proposed)
             try await tx.publish(events)
             return proposed
         }
+        // A gate answers nil when this change needs no call: then it is a plain change.
+        let changed: E?
+        if let gated = try await updateGate?(id, store, propose, apply) { changed = gated } else { changed = try await store.write { tx in try await apply(tx) } }
+        guard let entity = changed else { preconditionFailure("an update returns its entity") }
         return try JSONResponse.make(.ok, HAL.item(E.self, id: id, body: JSON.value(entity), base: HAL.base(of: request)),
                                      contentType: HAL.contentType)
     }
 
     func remove(id: Int64) async throws -> Response {
         guard let delete else { throw HTTPError(.methodNotAllowed, message: "\(E.collection) cannot be deleted through this API") }
-        try await store.write { tx in
+        let apply: @Sendable (any StoreTransaction) async throws -> E? = { tx in
             let stored = try await tx.require(E.self, id: id)
             let events = try await delete(stored, tx)
             try await tx.delete(E.collection, id: id)
             try await tx.publish(events)
+            return nil
+        }
+        if let deleteGate {
+            _ = try await deleteGate(id, store, { $0 }, apply)
+        } else {
+            _ = try await store.write { tx in try await apply(tx) }
         }
         return Response(status: .noContent)
     }
