@@ -1,14 +1,37 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-/// A service target of a system: depends on the chassis and its system's contracts only.
-func service(_ system: String, _ name: String) -> Target {
-    .target(
-        name: "\(system)\(name)",
-        dependencies: ["Chassis", .target(name: "\(system)Contracts")],
-        path: "Sources/\(system)/\(name)"
-    )
+/// A system: one folder `Sources/<name>` holding `Contracts/`, one folder per service and
+/// `System/` (its definition, seed scenario and benchmark workload), tested by
+/// `Tests/<name>Tests`. A service depends on the chassis and its system's contracts only.
+struct SystemTargets {
+    let name: String
+    let services: [String]
+
+    var targets: [Target] {
+        let serviceTargets = services.map { "\(name)\($0)" }
+        return [.target(name: "\(name)Contracts", dependencies: ["Chassis"], path: "Sources/\(name)/Contracts")]
+            + services.map { service in
+                .target(name: "\(name)\(service)", dependencies: ["Chassis", .target(name: "\(name)Contracts")],
+                        path: "Sources/\(name)/\(service)")
+            }
+            + [
+                .target(name: name, dependencies: ["Chassis", "SystemDriver", .target(name: "\(name)Contracts")]
+                            + serviceTargets.map { .target(name: $0) },
+                        path: "Sources/\(name)/System"),
+                .testTarget(name: "\(name)Tests",
+                            dependencies: ["Chassis", "ChassisTesting", .target(name: name), .target(name: "\(name)Contracts"),
+                                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                           .product(name: "AsyncHTTPClient", package: "async-http-client")]
+                                + serviceTargets.map { .target(name: $0) }),
+            ]
+    }
 }
+
+/// Every system, one line each: its folder's name and its services' folders.
+let systems = [
+    SystemTargets(name: "Rental", services: ["Reserve", "Payment", "Lend", "Promotion", "MyPage", "Notification"]),
+]
 
 let package = Package(
     name: "msa",
@@ -52,7 +75,7 @@ let package = Package(
         .target(
             name: "ChassisTesting",
             dependencies: [
-                "Chassis",
+                "Chassis", "SystemDriver",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
@@ -66,31 +89,24 @@ let package = Package(
             ]
         ),
 
-        .target(name: "RentalContracts", dependencies: ["Chassis"], path: "Sources/Rental/Contracts"),
-        service("Rental", "Reserve"),
-        service("Rental", "Payment"),
-        service("Rental", "Lend"),
-        service("Rental", "Promotion"),
-        service("Rental", "MyPage"),
-        service("Rental", "Notification"),
         .target(
-            name: "Rental",
+            name: "SystemDriver",
             dependencies: [
-                "Chassis", "RentalContracts", "RentalReserve", "RentalPayment", "RentalLend",
-                "RentalPromotion", "RentalMyPage", "RentalNotification",
-            ],
-            path: "Sources/Rental/System"
+                "Chassis",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
         ),
 
         .executableTarget(
             name: "MSA",
             dependencies: [
-                "Chassis", "Gateway", "Rental",
+                "Chassis", "Gateway", "SystemDriver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ] + systems.map { .target(name: $0.name) }
         ),
 
         .testTarget(
@@ -101,17 +117,9 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "RentalTests",
-            dependencies: [
-                "Chassis", "ChassisTesting", "RentalContracts", "RentalReserve", "RentalPayment",
-                "RentalLend", "RentalPromotion", "RentalMyPage", "RentalNotification",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
-        ),
-        .testTarget(
             name: "SystemTests",
             dependencies: ["Chassis", "ChassisTesting", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+                + systems.map { .target(name: $0.name) }
         ),
-    ]
+    ] + systems.flatMap(\.targets)
 )

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import Histogram
 import Synchronization
+import SystemDriver
 
 /// `msa bench <system>`: concurrent customers through the gateway of a running system,
 /// reporting throughput, latency percentiles (HdrHistogram) and event-to-view lag.
@@ -14,7 +15,7 @@ struct Bench: AsyncParsableCommand {
               swift build -c release && .build/release/msa up rental --data /tmp/bench
               .build/release/msa bench rental --data /tmp/bench
             """)
-    @Argument var system: String
+    @OptionGroup var system: SystemArgument
     @OptionGroup var data: DataOption
     @Option(help: "The gateway's URL (default: the running supervisor's gateway).") var gateway: String?
     @Option(help: "Concurrent customers.") var clients = 32
@@ -29,15 +30,15 @@ struct Bench: AsyncParsableCommand {
         // The clients share the machine with the system: no thread hops between NIO and
         // the concurrency pool.
         Serve.useEventLoopsForConcurrency(threads: ProcessInfo.processInfo.environment["MSA_THREADS"].flatMap(Int.init) ?? 2)
+        let driven = try Catalog.driven(system.name)
         let base: String
-        if let gateway { base = gateway } else { base = try await ControlClient(data: data, system: system).gatewayURL() }
-        guard system == "rental" else { throw ValidationError("no benchmark for \(system); known: rental") }
+        if let gateway { base = gateway } else { base = try await ControlClient(data: data, system: driven.name).gatewayURL() }
         // A connection per customer, as real customers have: a smaller pool would queue
         // them in this process and the figures would measure the queue.
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = clients
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        let bench = RentalBench(api: SystemClient(base: base, http: http), clients: clients)
+        let workload = driven.workload(SystemClient(base: base, http: http), clients)
         var raw: RawPublishBench.Result?
         if let bus {
             // Before the system's run, not during it: both would share the two cores.
@@ -46,10 +47,10 @@ struct Bench: AsyncParsableCommand {
             print(String(format: "jetstream raw publish: %.0f acknowledged messages/s (%d publishers, %d in %.1f s)",
                          raw!.rate, clients, raw!.published, Double(raw!.duration.wholeMilliseconds) / 1000))
         }
-        print("bench \(system): \(clients) clients through \(base), \(warmup) s warm-up, \(seconds) s measured")
+        print("bench \(driven.name): \(clients) clients through \(base), \(warmup) s warm-up, \(seconds) s measured")
         let report: BenchReport
         do {
-            report = try await BenchRun(warmup: .seconds(warmup), measured: .seconds(seconds)).run(bench)
+            report = try await BenchRun(warmup: .seconds(warmup), measured: .seconds(seconds)).run(workload)
             try await http.shutdown()
         } catch {
             try? await http.shutdown()
@@ -63,57 +64,13 @@ struct Bench: AsyncParsableCommand {
     }
 }
 
-/// One kind of measured call and its latencies in microseconds.
-struct Measure: Sendable {
-    var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-    var errors = 0
-
-    mutating func record(since start: ContinuousClock.Instant) {
-        _ = latency.record(UInt64(max(1, (ContinuousClock.now - start).wholeNanoseconds / 1000)))
-    }
-
-    mutating func add(_ other: Measure) {
-        latency.add(other.latency)
-        errors += other.errors
-    }
-}
-
-/// What a benchmark's clients measured, by operation name.
-struct Tally: Sendable {
-    var measures: [String: Measure] = [:]
-
-    mutating func record(_ name: String, since start: ContinuousClock.Instant) { measures[name, default: Measure()].record(since: start) }
-    mutating func failed(_ name: String) { measures[name, default: Measure()].errors += 1 }
-    mutating func add(_ other: Tally) {
-        for (name, measure) in other.measures { measures[name, default: Measure()].add(measure) }
-    }
-}
-
-/// A system-specific workload: one client's loop and the name of the operation whose
-/// rate is the headline figure.
-protocol Workload: Sendable {
-    var headline: String { get }
-    var clients: Int { get }
-    /// Runs one client until `deadline`; records only while `measuring` says so.
-    func client(_ index: Int, until deadline: ContinuousClock.Instant, progress: Progress) async -> Tally
-}
-
-/// Counts shared by the clients for the progress line.
-final class Progress: Sendable {
-    let done = Atomic<Int>(0)
-    let errors = Atomic<Int>(0)
-    let measuringSince = Mutex<ContinuousClock.Instant?>(nil)
-
-    var isMeasuring: Bool { measuringSince.withLock { $0 != nil } }
-}
-
 /// Runs a workload: warm-up, then the measured window, printing a progress line each second.
 struct BenchRun {
     let warmup: Duration
     let measured: Duration
 
     func run(_ workload: some Workload) async throws -> BenchReport {
-        let progress = Progress()
+        let progress = BenchProgress()
         let start = ContinuousClock.now
         let deadline = start + warmup + measured
         let tally = await withTaskGroup(of: Tally?.self) { group in
@@ -136,7 +93,7 @@ struct BenchRun {
         return BenchReport(headline: workload.headline, window: window, tally: tally)
     }
 
-    private func printProgress(_ progress: Progress, headline: String, until deadline: ContinuousClock.Instant) async {
+    private func printProgress(_ progress: BenchProgress, headline: String, until deadline: ContinuousClock.Instant) async {
         let terminal = isatty(STDOUT_FILENO) == 1
         let began = ContinuousClock.now
         var last = 0

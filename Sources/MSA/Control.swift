@@ -100,10 +100,11 @@ struct ControlClient {
 
 struct Ps: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the processes of a running system.")
-    @Argument(help: "The system.") var system: String = "rental"
+    @OptionGroup var system: SystemArgument
     @OptionGroup var data: DataOption
 
     func run() async throws {
+        let system = self.system.name
         let rows = try await ControlClient(data: data, system: system).processes()
         print("NAME          PORT   PID      STATE    RESTARTS")
         for row in rows {
@@ -117,12 +118,13 @@ struct Ps: AsyncParsableCommand {
 
 struct Stop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Stop a service (all its replicas, or one: lend#2) of a running system; it stays stopped until `msa start`.")
-    @Argument var system: String
+    @OptionGroup var system: SystemArgument
     @Argument var service: String
     @Flag(help: "Kill with SIGKILL, as a crash would, instead of a graceful stop.") var kill = false
     @OptionGroup var data: DataOption
 
     func run() async throws {
+        let system = self.system.name
         let names = try await ControlClient(data: data, system: system).stop(service, kill: kill)
         guard !names.isEmpty else { throw ValidationError("\(system) has no process \(service)") }
         print("stopped \(names.joined(separator: ", "))")
@@ -131,11 +133,12 @@ struct Stop: AsyncParsableCommand {
 
 struct Start: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Start a stopped service of a running system.")
-    @Argument var system: String
+    @OptionGroup var system: SystemArgument
     @Argument var service: String
     @OptionGroup var data: DataOption
 
     func run() async throws {
+        let system = self.system.name
         let names = try await ControlClient(data: data, system: system).start(service)
         guard !names.isEmpty else { throw ValidationError("\(system) has no process \(service)") }
         print("started \(names.joined(separator: ", "))")

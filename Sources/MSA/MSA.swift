@@ -1,6 +1,7 @@
 import ArgumentParser
 import Chassis
 import Rental
+import SystemDriver
 
 @main
 struct MSA: AsyncParsableCommand {
@@ -10,16 +11,27 @@ struct MSA: AsyncParsableCommand {
         subcommands: [Up.self, Serve.self, Ps.self, Stop.self, Start.self, Scenario.self, Bench.self])
 }
 
-/// The systems this binary knows, by name.
+/// The systems this binary knows: one line each.
 enum Catalog {
-    static let systems: [String: SystemDefinition] = ["rental": rentalSystem]
+    static let systems: [DrivenSystem] = [
+        rental,
+    ]
 
-    static func system(_ name: String) throws -> SystemDefinition {
-        guard let system = systems[name] else {
-            throw ValidationError("unknown system \(name); known: \(systems.keys.sorted().joined(separator: ", "))")
+    static var names: String { systems.map(\.name).joined(separator: ", ") }
+
+    static func driven(_ name: String) throws -> DrivenSystem {
+        guard let system = systems.first(where: { $0.name == name }) else {
+            throw ValidationError("unknown system \(name); known: \(names)")
         }
         return system
     }
+
+    static func system(_ name: String) throws -> SystemDefinition { try driven(name).definition }
+}
+
+/// The `<system>` argument of every command, with the known systems in its help.
+struct SystemArgument: ParsableArguments {
+    @Argument(help: ArgumentHelp("The system: \(Catalog.names).", valueName: "system")) var name: String
 }
 
 /// Where a system's data and its supervisor's address live: `.msa/<system>` by default.

@@ -26,11 +26,12 @@ struct Serve: AsyncParsableCommand {
                              many processes, and one thread each switches least)
             """)
 
-    @Argument(help: "The system, e.g. rental.") var system: String
+    @OptionGroup var system: SystemArgument
     @Argument(help: "The service, e.g. reserve, or gateway.") var service: String
     @OptionGroup var backing: BackingOptions
 
     func run() async throws {
+        let system = self.system.name
         let definition = try Catalog.system(system)
         let environment = backing.applied(to: ProcessInfo.processInfo.environment)
         Self.useEventLoopsForConcurrency(threads: environment["MSA_THREADS"].flatMap(Int.init) ?? 1)

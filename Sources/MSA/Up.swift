@@ -9,19 +9,22 @@ struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start a system's gateway and services as child processes (embedded defaults, or --store and --bus).",
         discussion: """
-            Ports: the gateway on --base-port (8080), services on the next ports in the
-            system's order (rental: reserve 8081 … notification 8086). Extra replicas listen
-            100 ports above the previous one (lend#2 on 8182). Ctrl-C stops everything.
+            Ports: the system's own (rental: gateway 8080, reserve 8081 … notification 8086);
+            --base-port moves the gateway and the services with it as a block. Extra
+            replicas listen 100 ports above the previous one (lend#2 on 8182). Ctrl-C stops
+            everything.
             """)
 
-    @Argument(help: "The system to run, e.g. rental.") var system: String
+    @OptionGroup var system: SystemArgument
     @OptionGroup var data: DataOption
     @Option(help: "Replicas per service, e.g. lend=2 (repeatable).") var replicas: [String] = []
-    @Option(help: "The gateway's port; services take the following ones.") var basePort: Int = 8080
+    @Option(help: "The gateway's port (default: the system's); the services' ports move with it.") var basePort: Int?
     @OptionGroup var backing: BackingOptions
 
     func run() async throws {
+        let system = self.system.name
         let definition = try Catalog.system(system)
+        let basePort = self.basePort ?? definition.gatewayPort
         var counts: [String: Int] = [:]
         for entry in replicas {
             let parts = entry.split(separator: "=")
@@ -31,8 +34,9 @@ struct Up: AsyncParsableCommand {
             counts[String(parts[0])] = count
         }
         var plan: [(name: String, service: String, port: Int)] = []
-        for (index, member) in definition.services.enumerated() {
-            let port = basePort + 1 + index
+        for member in definition.services {
+            // The definition's ports, moved with --base-port as a block.
+            let port = basePort + member.port - definition.gatewayPort
             for replica in 0..<(counts[member.name] ?? 1) {
                 plan.append((replica == 0 ? member.name : "\(member.name)#\(replica + 1)", member.name, port + 100 * replica))
             }

@@ -222,7 +222,7 @@ private func withGate(ledger: Ledger = Ledger(), environment: [String: String] =
     try await withTemporaryDirectory { directory in
         let store = try directory.makeSQLiteStore(service: "booking")
         let log = try directory.makeSQLiteLog()
-        try await withLiveTarget(ledger.router) { port in
+        try await withLiveServer(ledger.router) { port in
             let runtime = ServiceRuntime(name: "booking", store: store, bus: log,
                                          environment: ["LEDGER_URL": "http://127.0.0.1:\(port)"].merging(environment) { _, given in given },
                                          logger: quietLogger)
@@ -232,19 +232,5 @@ private func withGate(ledger: Ledger = Ledger(), environment: [String: String] =
             try await body(BookingPort(call: call), ledger, runtime)
         }
         try await store.close()
-    }
-}
-
-/// Serves `router` on a free loopback port while `body` runs.
-func withLiveTarget(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> Void) async throws {
-    let (ports, portFound) = AsyncStream.makeStream(of: Int.self)
-    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                          onServerRunning: { channel in portFound.yield(channel.localAddress?.port ?? 0) }, logger: quietLogger)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await app.run() }
-        defer { group.cancelAll() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
-        try await body(port)
     }
 }

@@ -136,7 +136,7 @@ private func withWallets(ledger: Ledger = Ledger(), status: String = "Pending",
         let store = try directory.makeSQLiteStore(service: "wallet")
         let log = try directory.makeSQLiteLog()
         try await store.write { tx in try await tx.save(GatedResourceTests.Wallet(id: 1, status: status)) }
-        try await withLiveTarget(ledger.router) { ledgerPort in
+        try await withLiveServer(ledger.router) { ledgerPort in
             let runtime = ServiceRuntime(name: "wallet", store: store, bus: log, environment: ["LEDGER_URL": "http://127.0.0.1:\(ledgerPort)"],
                                          logger: quietLogger)
             let call = runtime.gatedCall("hold", to: "ledger", defaultURL: "", GatedCallTests.Hold.self,
@@ -144,7 +144,7 @@ private func withWallets(ledger: Ledger = Ledger(), status: String = "Pending",
             let router = Router()
             router.add(middleware: ErrorMiddleware())
             GatedResourceTests.wallets(store, call).register(on: router)
-            try await withLiveTarget(router) { port in
+            try await withLiveServer(router) { port in
                 try await body(Plain(base: "http://127.0.0.1:\(port)"), ledger, runtime)
             }
         }

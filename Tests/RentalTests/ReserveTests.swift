@@ -1,6 +1,7 @@
 import Chassis
 import Foundation
 import ChassisTesting
+import Rental
 import RentalContracts
 import RentalPayment
 import RentalReserve
@@ -9,7 +10,7 @@ import Testing
 /// reserve: request + pay synchronously, promotions from events, cancel.
 @Suite struct ReserveTests {
     /// The seed's own request: price as httpie's string, and a `status` that is the server's to set.
-    static let seed: JSONValue = ["price": "20000", "startDay": "20210624", "endDay": "20210624", "customer": "andy", "status": "approve"]
+    static let seed = RentalSeed.request()
 
     /// Reserve with payment played by `stub` on a live port.
     func withReserve(paying stub: PaymentStub = PaymentStub(.approving), environment: [String: String] = [:],

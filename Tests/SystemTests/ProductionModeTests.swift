@@ -1,6 +1,7 @@
 import Chassis
 import ChassisTesting
 import Foundation
+import Rental
 import Testing
 
 /// Rental in production mode (`msa up rental --store postgres://… --bus nats://…`): the
@@ -51,7 +52,7 @@ struct ProductionModeTests {
                 try await eventually("reserve reports not ready", timeout: .seconds(30)) {
                     try await reserveHealth.get("/actuator/health/readiness").status == 503
                 }
-                let refused = try await api.post("/reserves", seedRequest(customer: "during-outage"))
+                let refused = try await api.post("/reserves", RentalSeed.request(customer: "during-outage"))
                 #expect(refused.status == 503 && refused.headers["retry-after"] != nil && refused.body?["error"] != nil,
                         "\(refused.status) \(refused.text)")
                 #expect(try await api.get("/mypages/\(before[0])").status == 200, "mypage, on SQLite, keeps answering")

@@ -1,5 +1,7 @@
 import Chassis
+import ChassisTesting
 import Foundation
+import Rental
 import Testing
 
 /// Rental run as a user runs it — `msa up rental`, real processes, real ports — and
@@ -42,7 +44,7 @@ struct RentalSystemTests {
 
             #expect(try await system.msa(["stop", "rental", "payment"]).status == 0)
             for _ in 0..<3 {
-                let refused = try await api.post("/reserves", seedRequest(customer: "refused"))
+                let refused = try await api.post("/reserves", RentalSeed.request(customer: "refused"))
                 #expect(refused.status == 503, "\(refused.text)")
                 #expect(refused.headers["retry-after"].flatMap(Int.init) ?? 0 > 0)
                 #expect(refused.body?["error"]?.stringValue?.contains("payment") == true, "\(refused.text)")
@@ -55,7 +57,7 @@ struct RentalSystemTests {
             // Reserve's breaker opened on those failures: it lets a call through again
             // only after its open period, as Retry-After told the client.
             try await eventually("a request accepted once payment is back") {
-                try await api.post("/reserves", seedRequest(customer: "after")).status == 201
+                try await api.post("/reserves", RentalSeed.request(customer: "after")).status == 201
             }
             #expect(try await total("/payments", api) == 2, "a payment without a request")
             #expect(try await total("/reserves/search/findByCustomer?customer=refused", api) == 0)
@@ -72,7 +74,7 @@ struct RentalSystemTests {
         try await RunningSystem.with("rental", environment: slowPayment) { system in
             let api = system.gateway
             for _ in 0..<2 {
-                let refused = try await api.post("/reserves", seedRequest(customer: "slow"))
+                let refused = try await api.post("/reserves", RentalSeed.request(customer: "slow"))
                 #expect(refused.status == 503 && refused.headers["retry-after"] != nil, "\(refused.text)")
             }
             try await eventually("the late payment approved, then voided, and every view following") {
@@ -101,7 +103,7 @@ struct RentalSystemTests {
             let api = system.gateway
             let answers = try await withThrowingTaskGroup(of: [Reply].self) { group in
                 for _ in 0..<8 {
-                    group.addTask { try await (0..<8).asyncMap { _ in try await api.post("/reserves", seedRequest(customer: "crowd")) } }
+                    group.addTask { try await (0..<8).asyncMap { _ in try await api.post("/reserves", RentalSeed.request(customer: "crowd")) } }
                 }
                 return try await group.reduce(into: []) { $0 += $1 }
             }
@@ -176,10 +178,6 @@ struct RentalSystemTests {
 
 // MARK: - Steps
 
-/// The seed's request, numbers as strings as httpie sends them.
-func seedRequest(customer: String) -> JSONValue {
-    ["price": "20000", "startDay": "20210624", "endDay": "20210624", "customer": .string(customer), "status": "approve"]
-}
 
 /// Makes `count` paid requests through `api` over `lanes` concurrent clients; returns their ids.
 func request(_ count: Int, customer: String, via api: Web, lanes: Int = 1) async throws -> [Int64] {
@@ -188,7 +186,7 @@ func request(_ count: Int, customer: String, via api: Web, lanes: Int = 1) async
             group.addTask {
                 var ids: [Int64] = []
                 for _ in stride(from: lane, to: count, by: lanes) {
-                    let answer = try await api.post("/reserves", seedRequest(customer: customer))
+                    let answer = try await api.post("/reserves", RentalSeed.request(customer: customer))
                     guard answer.status == 201, let id = answer.body?["id"]?.int64Value else {
                         throw SystemFailure("POST /reserves: \(answer.status) \(answer.text)")
                     }

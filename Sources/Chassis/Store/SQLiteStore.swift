@@ -129,6 +129,12 @@ public final class SQLiteStore: Store {
         return try readNow { try SQL.count(collection, query.filters, in: $0) }
     }
 
+    /// Every collection that holds a document now, sorted: what a test compares to show
+    /// that a refused request changed nothing, whatever the service keeps.
+    public func collections() async throws -> [String] {
+        try readNow { try String.fetchAll($0, sql: "SELECT DISTINCT collection FROM documents ORDER BY collection") }
+    }
+
     // MARK: Outbox, dead letters, retention
 
     public func pendingOutbox(limit: Int) async throws -> [OutboxEntry] {

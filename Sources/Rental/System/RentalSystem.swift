@@ -5,6 +5,7 @@ import RentalNotification
 import RentalPayment
 import RentalPromotion
 import RentalReserve
+import SystemDriver
 
 /// Rental ("rent anything"): the seed's ports, and the gateway's routes by path prefix.
 ///
@@ -20,3 +21,8 @@ public let rentalSystem = SystemDefinition(name: "rental", services: [
     .init(myPageService, port: 8085, routes: ["/mypages"], storePreference: .embedded),
     .init(notificationService, port: 8086, routes: ["/notifications"]),
 ])
+
+/// Rental as `msa` drives it: the definition, the seed's scenario, the benchmark.
+public let rental = DrivenSystem(rentalSystem,
+                                 scenario: { api, control in await RentalScenario(api: api, control: control).perform() },
+                                 workload: { api, clients in RentalBench(api: api, clients: clients) })

@@ -134,18 +134,3 @@ func msaBinary() throws -> String {
     }
     return path
 }
-
-/// Asks `probe` until it returns true or `timeout` passes.
-func eventually(_ what: String, timeout: Duration = .seconds(30), _ probe: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    var last: (any Error)?
-    while ContinuousClock.now < deadline {
-        do {
-            if try await probe() { return }
-        } catch {
-            last = error
-        }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    throw SystemFailure("\(what): not within \(timeout)" + (last.map { "; last error: \($0)" } ?? ""))
-}

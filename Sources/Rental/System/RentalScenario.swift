@@ -1,16 +1,15 @@
 import Chassis
+import SystemDriver
 
 /// The Rental seed's demonstration (`spec/rental.md`, "Seed scenario"), step by step
 /// through the gateway, stopping and starting services through the supervisor. Each
 /// run makes new requests, so it passes again on the same data.
 struct RentalScenario {
     let api: SystemClient
-    let control: ControlClient
+    let control: any SystemControl
     let run = ScenarioRunner()
 
-    /// The seed's `http POST :8080/reserves price=20000 startDay=20210624 endDay=20210624 customer=andy status=approve`,
-    /// numbers as strings as httpie sends them.
-    static let seedRequest: JSONValue = ["price": "20000", "startDay": "20210624", "endDay": "20210624", "customer": "andy", "status": "approve"]
+    static let seedRequest = RentalSeed.request()
 
     func perform() async -> Bool {
         var first: Int64 = 0

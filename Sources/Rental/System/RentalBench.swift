@@ -1,4 +1,5 @@
 import Chassis
+import SystemDriver
 
 /// Rental's workload: each client is a customer who requests and pays, reads mypage and,
 /// every other time, confirms an earlier request as a lender (so each paid request comes
@@ -10,7 +11,7 @@ struct RentalBench: Workload {
     let clients: Int
     var headline: String { "request+pay" }
 
-    func client(_ index: Int, until deadline: ContinuousClock.Instant, progress: Progress) async -> Tally {
+    func client(_ index: Int, until deadline: ContinuousClock.Instant, progress: BenchProgress) async -> Tally {
         var tally = Tally()
         var paid: [Int64] = []
         var iteration = 0
@@ -19,8 +20,7 @@ struct RentalBench: Workload {
             let measuring = progress.isMeasuring
             let started = ContinuousClock.now
             guard let id = await call("request+pay", into: &tally, measuring, progress: progress, expect: 201, {
-                try await api.post("/reserves", ["price": "20000", "startDay": "20210624", "endDay": "20210625",
-                                                 "customer": .string("bench-\(index)"), "status": "approve"])
+                try await api.post("/reserves", RentalSeed.request(customer: "bench-\(index)"))
             })?.body?["id"]?.int64Value else { continue }
             if measuring {
                 tally.record("request+pay", since: started)
@@ -46,7 +46,7 @@ struct RentalBench: Workload {
 
     /// Makes one call, recording its latency under `name` (the caller records request+pay
     /// itself, after it knows the answer carries an id); nil when it failed.
-    private func call(_ name: String, into tally: inout Tally, _ measuring: Bool, progress: Progress, expect status: Int,
+    private func call(_ name: String, into tally: inout Tally, _ measuring: Bool, progress: BenchProgress, expect status: Int,
                       _ body: () async throws -> Answer) async -> Answer? {
         let started = ContinuousClock.now
         do {

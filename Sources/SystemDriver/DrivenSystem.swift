@@ -1,0 +1,33 @@
+import Chassis
+
+/// What a seed scenario may do to the running system besides calling it: stop and start
+/// a service (every replica of it), as the seeds' demonstrations do. `msa scenario`
+/// implements it with the running supervisor.
+public protocol SystemControl: Sendable {
+    /// Stops every replica of `service`; returns when they have exited.
+    func stop(_ service: String) async throws
+    /// Starts every replica of `service`; returns when they answer ready.
+    func start(_ service: String) async throws
+}
+
+/// A system as the `msa` command drives it: its definition (services, ports, path
+/// prefixes, store choices), the seed's scenario and the benchmark's workload. Each
+/// system's folder exports one; the CLI's catalog lists them, one line each.
+public struct DrivenSystem: Sendable {
+    public typealias Scenario = @Sendable (SystemClient, any SystemControl) async -> Bool
+    public typealias MakeWorkload = @Sendable (SystemClient, _ clients: Int) -> any Workload
+
+    public let definition: SystemDefinition
+    /// Plays the seed's demonstration through the gateway, printing each step ✓ or ✗;
+    /// true when every step passed.
+    public let scenario: Scenario
+    public let workload: MakeWorkload
+
+    public var name: String { definition.name }
+
+    public init(_ definition: SystemDefinition, scenario: @escaping Scenario, workload: @escaping MakeWorkload) {
+        self.definition = definition
+        self.scenario = scenario
+        self.workload = workload
+    }
+}

@@ -1,0 +1,51 @@
+import AsyncHTTPClient
+import Chassis
+import Foundation
+import NIOCore
+
+/// One HTTP answer as a scenario sees it: status, headers and the body parsed as JSON
+/// (nil when the body is empty or not JSON).
+public struct Answer: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: JSONValue?
+    public var text: String
+
+    public var summary: String { "\(status) \(text.prefix(160))" }
+}
+
+/// Calls a system through its gateway, as the seed's `http` commands do.
+public struct SystemClient: Sendable {
+    public let base: String
+    /// The shared client keeps at most 8 connections per host: right for a scenario,
+    /// too few for a benchmark's customers, who each need their own.
+    public var http: HTTPClient
+
+    public init(base: String, http: HTTPClient = .shared) {
+        self.base = base
+        self.http = http
+    }
+
+    public func send(_ method: String, _ path: String, _ body: JSONValue? = nil) async throws -> Answer {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = .init(rawValue: method)
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: try JSON.encode(body)))
+        }
+        let response = try await http.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 4 << 20)
+        let data = Data(bytes.readableBytesView)
+        var headers: [String: String] = [:]
+        for header in response.headers { headers[header.name.lowercased()] = header.value }
+        return Answer(status: Int(response.status.code), headers: headers, body: try? JSON.parse(data),
+                      text: String(decoding: data, as: UTF8.self))
+    }
+
+    public func get(_ path: String) async throws -> Answer { try await send("GET", path) }
+    public func post(_ path: String, _ body: JSONValue) async throws -> Answer { try await send("POST", path, body) }
+    public func patch(_ path: String, _ body: JSONValue) async throws -> Answer { try await send("PATCH", path, body) }
+    public func put(_ path: String, _ body: JSONValue) async throws -> Answer { try await send("PUT", path, body) }
+    public func delete(_ path: String) async throws -> Answer { try await send("DELETE", path) }
+}
+
