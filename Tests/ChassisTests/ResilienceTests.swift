@@ -17,7 +17,7 @@ import Testing
 extension ResilienceTests {
     @Suite struct Breaker {
         private let clock = ManualClock()
-        let policy = CallPolicy(failureThreshold: 3, openDuration: .seconds(5), maxOpenDuration: .seconds(20), halfOpenProbes: 2)
+        let policy = CallPolicy(failureThreshold: 3, failureWindow: 4, openDuration: .seconds(5), maxOpenDuration: .seconds(20), halfOpenProbes: 2)
 
         func breaker() -> CircuitBreaker {
             let clock = clock
@@ -39,14 +39,18 @@ extension ResilienceTests {
             #expect(await breaker.state == .open)
         }
 
-        @Test func aSuccessResetsTheFailureCount() async throws {
+        @Test func opensOnTheThresholdOfFailuresWithinTheWindow() async throws {
             let breaker = breaker()
-            await breaker.record(success: false)
-            await breaker.record(success: false)
-            await breaker.record(success: true)
-            await breaker.record(success: false)
-            await breaker.record(success: false)
+            for success in [false, false, true] { await breaker.record(success: success) }
             #expect(await breaker.state == .closed)
+            await breaker.record(success: false)
+            #expect(await breaker.state == .open, "3 of the last 4 failed")
+        }
+
+        @Test func failuresThatLeftTheWindowNoLongerCount() async throws {
+            let breaker = breaker()
+            for success in [false, false, true, true, true, false, false] { await breaker.record(success: success) }
+            #expect(await breaker.state == .closed, "2 of the last 4 failed")
             try await breaker.acquire()
         }
 
@@ -165,17 +169,17 @@ extension ResilienceTests {
             try await eventually("both waiters in line") { bulkhead.waiting == 2 }
 
             bulkhead.leave()
-            #expect(await first, "handed the freed slot")
+            #expect(await first == .admitted, "handed the freed slot")
             #expect(bulkhead.current == 1 && bulkhead.waiting == 1)
             bulkhead.leave()
-            #expect(await second)
+            #expect(await second == .admitted)
         }
 
         @Test func aWaiterIsRefusedWhenItsWaitEnds() async throws {
             let bulkhead = Bulkhead(limit: 1, queueLimit: 4)
             #expect(bulkhead.tryEnter())
             let started = ContinuousClock.now
-            #expect(await !bulkhead.enter(waitingAtMost: .milliseconds(50)))
+            #expect(await bulkhead.enter(waitingAtMost: .milliseconds(50)) == .waitedInVain)
             #expect(ContinuousClock.now - started >= .milliseconds(50))
             #expect(bulkhead.waiting == 0 && bulkhead.current == 1)
         }
@@ -187,10 +191,10 @@ extension ResilienceTests {
             try await eventually("one waiter in line") { bulkhead.waiting == 1 }
 
             let started = ContinuousClock.now
-            #expect(await !bulkhead.enter(waitingAtMost: .seconds(30)))
+            #expect(await bulkhead.enter(waitingAtMost: .seconds(30)) == .full)
             #expect(ContinuousClock.now - started < .seconds(5), "refused without waiting")
             bulkhead.leave()
-            #expect(await waiter)
+            #expect(await waiter == .admitted)
         }
 
         @Test func aCancelledWaiterLeavesTheLine() async throws {
@@ -199,7 +203,7 @@ extension ResilienceTests {
             let waiter = Task { await bulkhead.enter(waitingAtMost: .seconds(30)) }
             try await eventually("the waiter in line") { bulkhead.waiting == 1 }
             waiter.cancel()
-            #expect(await !waiter.value)
+            #expect(await waiter.value == .waitedInVain)
             #expect(bulkhead.waiting == 0)
             bulkhead.leave()
             #expect(bulkhead.current == 0, "the slot went back to the pool, not to the cancelled waiter")
@@ -318,12 +322,21 @@ extension ResilienceTests {
 
         @Test func aFullBulkheadRejectsAtOnceAndACancelledCallIsNotAFailure() async throws {
             try await withTarget { target in
-                let client = target.client(CallPolicy(timeout: .seconds(30), maxConcurrent: 1))
+                let client = target.client(CallPolicy(timeout: .seconds(30), maxConcurrent: 1, queueWait: .seconds(2), queueLimit: 1))
                 let slow = Task { try await client.get("/slow") }
-                while target.hits == 0 { try await Task.sleep(for: .milliseconds(10)) }
+                try await eventually("the slow call in flight") { target.hits == 1 }
+                await #expect(throws: Refusal.unavailable("target is unavailable: too many concurrent calls (no slot freed within the wait)",
+                                                          retryAfterSeconds: 1)) {
+                    try await client.get("/ok")
+                }
+                let waiting = Task { try await client.get("/ok") }
+                try await eventually("a call waiting in the line") { client.bulkhead.waiting == 1 }
+                let started = ContinuousClock.now
                 await #expect(throws: Refusal.unavailable("target is unavailable: too many concurrent calls", retryAfterSeconds: 1)) {
                     try await client.get("/ok")
                 }
+                #expect(ContinuousClock.now - started < .seconds(1), "the line was full: refused without waiting its 2 s")
+                await #expect(throws: Refusal.self) { try await waiting.value }
                 slow.cancel()
                 await #expect(throws: CancellationError.self) { try await slow.value }
                 #expect(client.bulkhead.current == 0)

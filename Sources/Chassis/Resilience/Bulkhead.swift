@@ -42,21 +42,29 @@ public final class Bulkhead: Sendable {
         }
     }
 
-    /// Takes a slot, waiting up to `wait` for one when all are taken; `false` when none
-    /// came in time, when `queueLimit` callers already wait, or when the task is cancelled.
-    public func enter(waitingAtMost wait: Duration) async -> Bool {
-        if tryEnter() { return true }
-        guard wait > .zero, queueLimit > 0 else { return false }
+    /// How ``enter(waitingAtMost:)`` ended.
+    public enum Entry: Sendable, Equatable {
+        case admitted
+        /// Every slot taken and the line full (or no waiting allowed): refused at once.
+        case full
+        /// No slot freed within the wait, or the task was cancelled while waiting.
+        case waitedInVain
+    }
+
+    /// Takes a slot, waiting up to `wait` for one when all are taken (see ``Entry``).
+    public func enter(waitingAtMost wait: Duration) async -> Entry {
+        if tryEnter() { return .admitted }
+        guard wait > .zero, queueLimit > 0 else { return .full }
         let ticket: Int? = state.withLock { state in
             guard state.waiting.count + state.joining.count < queueLimit else { return nil }
             state.nextTicket += 1
             state.joining.insert(state.nextTicket)
             return state.nextTicket
         }
-        guard let ticket else { return false }
+        guard let ticket else { return .full }
         let timer = LoopTimer(after: wait) { [self] in give(up: ticket) }
         defer { timer.cancel() }
-        return await withTaskCancellationHandler {
+        let admitted = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let admitted: Bool? = state.withLock { state in
                     guard state.joining.remove(ticket) != nil else { return false }
@@ -73,6 +81,7 @@ public final class Bulkhead: Sendable {
         } onCancel: {
             give(up: ticket)
         }
+        return admitted ? .admitted : .waitedInVain
     }
 
     /// Gives back a slot: to the longest waiter if there is one, else to the pool.

@@ -9,8 +9,11 @@
 /// ```
 ///
 /// Guarantees:
-/// - **closed**: every call is admitted; `failureThreshold` *consecutive* failures open the
-///   breaker (one success resets the count). Only the target's own failures count
+/// - **closed**: every call is admitted; the breaker opens when `failureThreshold` of the
+///   last `failureWindow` calls failed (10 of 20 by default: a failure rate, as
+///   resilience4j and Hystrix count it, so the slow tail of a healthy target — the seed's
+///   payment answers past the timeout one time in twenty — never opens it, while a target
+///   that is down opens it within a handful of calls). Only the target's own failures count
 ///   (timeouts, 5xx, connection errors): a call this service refused locally (bulkhead
 ///   full, breaker open) was never a call and is never recorded.
 /// - **open**: every call is rejected until the open period has passed; the first
@@ -59,7 +62,10 @@ public actor CircuitBreaker {
     public private(set) var openPeriod: Duration
     private var probeSuccesses = 0
     private let now: @Sendable () -> ContinuousClock.Instant
-    private var consecutiveFailures = 0
+    private let failureWindow: Int
+    /// The outcomes of the last `failureWindow` calls while closed, oldest first.
+    private var recent: [Bool] = []
+    private var failuresInWindow = 0
     /// When the breaker last opened, or last turned half-open.
     private var since: ContinuousClock.Instant
     private var probesInFlight = 0
@@ -71,6 +77,7 @@ public actor CircuitBreaker {
     ) {
         self.target = target
         self.failureThreshold = max(policy.failureThreshold, 1)
+        self.failureWindow = max(policy.failureWindow, self.failureThreshold)
         self.openDuration = policy.openDuration
         self.maxOpenDuration = max(policy.maxOpenDuration, policy.openDuration)
         self.openPeriod = policy.openDuration
@@ -110,11 +117,11 @@ public actor CircuitBreaker {
     /// or a 5xx; `true` for any answer, 4xx included.
     public func record(success: Bool) {
         switch (state, success) {
-        case (.closed, true):
-            consecutiveFailures = 0
-        case (.closed, false):
-            consecutiveFailures += 1
-            if consecutiveFailures >= failureThreshold { move(to: .open) }
+        case (.closed, _):
+            recent.append(success)
+            if !success { failuresInWindow += 1 }
+            if recent.count > failureWindow, !recent.removeFirst() { failuresInWindow -= 1 }
+            if failuresInWindow >= failureThreshold { move(to: .open) }
         case (.halfOpen, true):
             probeSuccesses += 1
             probesInFlight = max(probesInFlight - 1, 0)
@@ -145,7 +152,8 @@ public actor CircuitBreaker {
     private func move(to next: State) {
         state = next
         since = now()
-        consecutiveFailures = 0
+        recent.removeAll(keepingCapacity: true)
+        failuresInWindow = 0
         probesInFlight = 0
         probeSuccesses = 0
         ChassisMetrics.shared.breaker(target: target, state: next == .closed ? 0 : next == .halfOpen ? 1 : 2)

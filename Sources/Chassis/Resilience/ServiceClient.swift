@@ -10,8 +10,10 @@ import Synchronization
 public struct CallPolicy: Sendable {
     /// The most one attempt may take, response body included (the seeds' Feign timeout).
     public var timeout: Duration
-    /// Consecutive failed attempts (connection errors, timeouts, 5xx) that open the breaker.
+    /// Failed attempts (connection errors, timeouts, 5xx) among the last `failureWindow`
+    /// that open the breaker.
     public var failureThreshold: Int
+    public var failureWindow: Int
     /// How long an open breaker first rejects every call before it lets probes through;
     /// doubled each time the probes fail, up to ``maxOpenDuration``.
     public var openDuration: Duration
@@ -29,7 +31,8 @@ public struct CallPolicy: Sendable {
 
     public init(
         timeout: Duration = .milliseconds(610),
-        failureThreshold: Int = 5,
+        failureThreshold: Int = 10,
+        failureWindow: Int = 20,
         openDuration: Duration = .seconds(1),
         maxOpenDuration: Duration = .seconds(30),
         halfOpenProbes: Int = 3,
@@ -40,6 +43,7 @@ public struct CallPolicy: Sendable {
     ) {
         self.timeout = timeout
         self.failureThreshold = failureThreshold
+        self.failureWindow = failureWindow
         self.openDuration = openDuration
         self.maxOpenDuration = maxOpenDuration
         self.halfOpenProbes = halfOpenProbes
@@ -168,9 +172,12 @@ public final class ServiceClient: Sendable {
     /// refusal (503) having sent nothing. The admission must be ended with
     /// ``Admission/finish()``, sent or not.
     public func admit() async throws -> Admission {
-        guard await bulkhead.enter(waitingAtMost: policy.queueWait) else {
+        switch await bulkhead.enter(waitingAtMost: policy.queueWait) {
+        case .admitted: break
+        case .full: throw refusal(.bulkheadFull, retryAfter: .seconds(1))
+        case .waitedInVain:
             if Task.isCancelled { throw CancellationError() }
-            throw refusal(.bulkheadFull, retryAfter: .seconds(1))
+            throw refusal(.noSlotInTime, retryAfter: .seconds(1))
         }
         do {
             try await breaker.acquire()
@@ -309,7 +316,7 @@ public final class ServiceClient: Sendable {
 
     /// Why a call did not produce an answer, as the refusal's reason and a metric label.
     private enum Failure {
-        case bulkheadFull, circuitOpen, timedOut, unreachable, answered(Int), closedConnection, oversizedBody, other(String)
+        case bulkheadFull, noSlotInTime, circuitOpen, timedOut, unreachable, answered(Int), closedConnection, oversizedBody, other(String)
 
         init(_ error: any Error) {
             if let error = error as? ChannelError, case .connectTimeout = error {
@@ -330,6 +337,7 @@ public final class ServiceClient: Sendable {
         func reason(timeout: Duration) -> String {
             switch self {
             case .bulkheadFull: "too many concurrent calls"
+            case .noSlotInTime: "too many concurrent calls (no slot freed within the wait)"
             case .circuitOpen: "circuit open"
             case .timedOut: "timed out after \(milliseconds(timeout)) ms"
             case .unreachable: "not reachable"
@@ -348,6 +356,7 @@ public final class ServiceClient: Sendable {
         var label: String {
             switch self {
             case .bulkheadFull: "bulkhead_full"
+            case .noSlotInTime: "bulkhead_wait"
             case .circuitOpen: "circuit_open"
             case .timedOut: "timeout"
             case .unreachable: "unreachable"

@@ -65,7 +65,8 @@ public struct ServiceRuntime: Sendable {
     /// | `<SERVICE>_MAX_CONCURRENT` (64) | calls in flight at once (the bulkhead) |
     /// | `<SERVICE>_QUEUE_WAIT_MS` (250) | how long a call waits for a slot when all are taken |
     /// | `<SERVICE>_QUEUE_LIMIT` (= max concurrent) | how many calls may wait |
-    /// | `<SERVICE>_BREAKER_FAILURES` (5) | consecutive failures that open the breaker |
+    /// | `<SERVICE>_BREAKER_FAILURES` (10) | failures among the last calls that open the breaker |
+    /// | `<SERVICE>_BREAKER_WINDOW` (20) | how many of the last calls count |
     /// | `<SERVICE>_BREAKER_OPEN_MS` (1000) | the first open period, doubled while probes fail |
     /// | `<SERVICE>_BREAKER_MAX_OPEN_MS` (30000) | the longest open period |
     /// | `<SERVICE>_BREAKER_PROBES` (3) | probe calls half-open admits; their successes close it |
@@ -87,6 +88,7 @@ public struct ServiceRuntime: Sendable {
         policy.queueWait = .milliseconds(setting("\(prefix)_QUEUE_WAIT_MS", default: defaults.queueWait.wholeMilliseconds))
         policy.queueLimit = setting("\(prefix)_QUEUE_LIMIT", default: policy.maxConcurrent)
         policy.failureThreshold = setting("\(prefix)_BREAKER_FAILURES", default: defaults.failureThreshold)
+        policy.failureWindow = setting("\(prefix)_BREAKER_WINDOW", default: max(defaults.failureWindow, policy.failureThreshold))
         policy.openDuration = .milliseconds(setting("\(prefix)_BREAKER_OPEN_MS", default: defaults.openDuration.wholeMilliseconds))
         policy.maxOpenDuration = .milliseconds(setting("\(prefix)_BREAKER_MAX_OPEN_MS", default: defaults.maxOpenDuration.wholeMilliseconds))
         policy.halfOpenProbes = setting("\(prefix)_BREAKER_PROBES", default: defaults.halfOpenProbes)

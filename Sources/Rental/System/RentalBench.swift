@@ -72,7 +72,7 @@ struct RentalBench: Workload {
     /// Why a 503 came, in a word: what the refusal's message names.
     static func reason(_ answer: Answer) -> String {
         let message = answer.body?["error"]?.stringValue ?? ""
-        for (words, reason) in [("concurrent", "bulkhead"), ("circuit", "breaker"), ("timed out", "timeout")] where message.contains(words) {
+        for (words, reason) in [("no slot", "bulkhead wait"), ("concurrent", "bulkhead full"), ("circuit", "breaker"), ("timed out", "timeout")] where message.contains(words) {
             return reason
         }
         return "other"
