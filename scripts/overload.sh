@@ -5,9 +5,9 @@
 #
 # Starts Rental (release build, embedded defaults) with payment slowed by `delay` and the
 # default 610 ms timeout, then runs, one after another against the same system:
-#   1. `msa bench rental --clients 64` (the bulkhead's size), `--clients 100` and
-#      `--clients 200` (past the bulkhead's line too): goodput (paid requests/s) at and
-#      past capacity, and how fast refusals come, by reason;
+#   1. `msa bench rental --clients N` for 64 (the bulkhead's size), 100, 200 and 400 (past
+#      the bulkhead's line of 256 too): goodput (paid requests/s) at and past capacity,
+#      and how fast refusals come, by reason;
 #   2. the seed's own load, `siege -c100 -t60S` POSTing the seed's body to /reserves
 #      through the gateway, if siege is installed (`apt-get install siege`); siege's
 #      availability is the seed's figure (64.29% there);
@@ -40,7 +40,7 @@ for _ in $(seq 1 200); do grep -q "is ready\|not ready" "$work/system.log" && br
 grep -q "is ready" "$work/system.log" || { log "the system did not get ready:"; tail -20 "$work/system.log" >&2; exit 1; }
 log "rental up on $gateway with PAYMENT_DELAY_MS=$delay"
 
-for clients in 64 100 200; do
+for clients in 64 100 200 400; do
     "$msa" bench rental --data "$work/data" --clients "$clients" --seconds "$seconds" --json "$work/bench-$clients.json" \
         | tee "$work/bench-$clients.txt"
 done

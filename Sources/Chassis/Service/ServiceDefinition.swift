@@ -64,7 +64,7 @@ public struct ServiceRuntime: Sendable {
     /// | `<SERVICE>_TIMEOUT_MS` (610) | one attempt's limit, the seeds' Feign timeout |
     /// | `<SERVICE>_MAX_CONCURRENT` (64) | calls in flight at once (the bulkhead) |
     /// | `<SERVICE>_QUEUE_WAIT_MS` (250) | how long a call waits for a slot when all are taken |
-    /// | `<SERVICE>_QUEUE_LIMIT` (= max concurrent) | how many calls may wait |
+    /// | `<SERVICE>_QUEUE_LIMIT` (4 × max concurrent) | how many calls may wait |
     /// | `<SERVICE>_BREAKER_FAILURES` (10) | failures among the last calls that open the breaker |
     /// | `<SERVICE>_BREAKER_WINDOW` (20) | how many of the last calls count |
     /// | `<SERVICE>_BREAKER_OPEN_MS` (1000) | the first open period, doubled while probes fail |
@@ -86,7 +86,7 @@ public struct ServiceRuntime: Sendable {
         policy.timeout = .milliseconds(setting("\(prefix)_TIMEOUT_MS", default: defaults.timeout.wholeMilliseconds))
         policy.maxConcurrent = setting("\(prefix)_MAX_CONCURRENT", default: defaults.maxConcurrent)
         policy.queueWait = .milliseconds(setting("\(prefix)_QUEUE_WAIT_MS", default: defaults.queueWait.wholeMilliseconds))
-        policy.queueLimit = setting("\(prefix)_QUEUE_LIMIT", default: policy.maxConcurrent)
+        policy.queueLimit = setting("\(prefix)_QUEUE_LIMIT", default: 4 * policy.maxConcurrent)
         policy.failureThreshold = setting("\(prefix)_BREAKER_FAILURES", default: defaults.failureThreshold)
         policy.failureWindow = setting("\(prefix)_BREAKER_WINDOW", default: max(defaults.failureWindow, policy.failureThreshold))
         policy.openDuration = .milliseconds(setting("\(prefix)_BREAKER_OPEN_MS", default: defaults.openDuration.wholeMilliseconds))
