@@ -33,9 +33,13 @@ public enum RentalDay {
     }
 
     /// Today as `yyyyMMdd`, in this process's time zone (`TZ`): the day a request is made.
+    /// (`localtime_r`, not `Calendar`: it runs for every request.)
     public static func today(_ now: Date = Date()) -> String {
-        let parts = Calendar(identifier: .gregorian).dateComponents(in: .current, from: now)
-        return String(format: "%04d%02d%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
+        var seconds = time_t(now.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        let number = (Int(parts.tm_year) + 1900) * 10000 + (Int(parts.tm_mon) + 1) * 100 + Int(parts.tm_mday)
+        return String(number)
     }
 
     /// Checks both days and that the period does not end before it starts.

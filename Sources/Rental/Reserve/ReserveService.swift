@@ -10,7 +10,8 @@ import RentalContracts
 public let reserveService = ServiceDefinition(name: "reserve", policies: reservePolicies) { router, runtime in
     let payments = Payments(runtime)
     Resource<Reserve>(store: runtime.store)
-        .creating(ReserveInput.self, gatedBy: payments.approve, request: quote) { input, quote in Reserve.paid(input, quote) }
+        .creating(ReserveInput.self, gatedBy: payments.approve) { input, tx in try await quote(input, promotions: runtime.store, tx) }
+            create: { input, quote in Reserve.paid(input, quote) }
         .updating { stored, proposed, _ in try change(stored, to: &proposed) }
         .searchable(by: "customer", "status")
         .register(on: router)
@@ -29,10 +30,12 @@ let reservePolicies = Policies()
     .on(PromotionEnded.self) { event, tx in try await tx.remove(KnownPromotion.collection, id: event.promotionId) }
 
 /// What payment is asked to approve: the price after the best promotion active today, under
-/// the new request's match id.
-@Sendable func quote(_ input: ReserveInput, _ tx: any StoreTransaction) async throws -> Quote {
+/// the new request's match id. Promotions are read from the committed store, not in the
+/// transaction: a promotion is a campaign's copy, not something this request changes,
+/// and the read then does not hold the store's writer.
+func quote(_ input: ReserveInput, promotions: any DocumentReader, _ tx: any StoreTransaction) async throws -> Quote {
     let input = try input.checked()
-    let promotion = KnownPromotion.best(of: try await tx.all(KnownPromotion.self), activeOn: RentalDay.today())
+    let promotion = KnownPromotion.best(of: try await promotions.all(KnownPromotion.self), activeOn: RentalDay.today())
     let payment = PaymentRequest(matchId: try await tx.nextId(Reserve.collection), price: promotion?.price(input.price) ?? input.price,
                                  customer: input.customer, startDay: input.startDay, endDay: input.endDay, name: input.name)
     return Quote(payment: payment, promotionId: promotion?.id)
