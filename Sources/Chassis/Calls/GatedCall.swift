@@ -69,27 +69,39 @@ public struct GatedCall<Request: Codable & Sendable>: Sendable {
     public func perform<T>(in store: any Store, key: String? = nil,
                            prepare: (any StoreTransaction) async throws -> Request,
                            commit: (Request, ServiceResponse, any StoreTransaction) async throws -> T) async throws -> T {
+        // A prepare that always asks makes a result that always comes.
+        try await performIfAsked(in: store, key: key, prepare: prepare, commit: commit)!
+    }
+
+    /// ``perform(in:key:prepare:commit:)`` for a change that may need no call: when
+    /// `prepare` returns nil, its transaction commits as it is (whatever it wrote), nothing
+    /// is sent, and the result is nil.
+    func performIfAsked<T>(in store: any Store, key: String? = nil,
+                           prepare: (any StoreTransaction) async throws -> Request?,
+                           commit: (Request, ServiceResponse, any StoreTransaction) async throws -> T) async throws -> T? {
         let admission = try await client.admit()
         defer { admission.finish() }
-        let (request, outbound, record) = try await store.write { tx in
+        let prepared: (request: Request, outbound: Outbound, record: PendingCall)? = try await store.write { tx in
             if let key, let earlier = try await tx.all(PendingCall.self, where: "key", equals: key).first(where: { $0.call == name }) {
                 switch earlier.state {
                 case .sent: throw Refusal.conflict("\(name) for \(key) is already in progress")
                 case .undo: throw Refusal.unavailable("the last \(name) for \(key) is still being undone", retryAfterSeconds: 1)
                 }
             }
-            let request = try await prepare(tx)
+            guard let request = try await prepare(tx) else { return nil }
             let outbound = try call(request)
             let now = Clock.millis()
             let record = try await tx.save(PendingCall(call: name, key: key, request: try JSON.encodeString(request), state: .sent,
                                                        deadline: now + deadline.wholeMilliseconds, dueAt: now))
             return (request, outbound, record)
         }
+        guard let (request, outbound, record) = prepared else { return nil }
         let answer: ServiceResponse
         do {
             answer = try await admission.send(outbound.method, outbound.path, json: outbound.body, idempotent: true)
         } catch {
             await settle(record, undo: admission.mayHaveReached, in: store)
+            ChassisMetrics.shared.gatedCall(name, outcome: admission.mayHaveReached ? "undo" : "unreachable")
             throw error
         }
         guard (200..<300).contains(answer.status) else {
@@ -106,8 +118,15 @@ public struct GatedCall<Request: Codable & Sendable>: Sendable {
             }
             ChassisMetrics.shared.gatedCall(name, outcome: "committed")
             return result
+        } catch let superseded as Superseded {
+            // A twin made the same idempotent call and committed its change: undoing ours
+            // would undo theirs.
+            await settle(record, undo: false, in: store)
+            ChassisMetrics.shared.gatedCall(name, outcome: "superseded")
+            throw superseded
         } catch {
             await settle(record, undo: true, in: store)
+            ChassisMetrics.shared.gatedCall(name, outcome: "undo")
             throw error
         }
     }
@@ -117,7 +136,6 @@ public struct GatedCall<Request: Codable & Sendable>: Sendable {
     /// a cancelled caller still settles; if even that fails, the record stays `sent` and
     /// the undo job takes it over at its deadline.
     private func settle(_ record: PendingCall, undo: Bool, in store: any Store) async {
-        ChassisMetrics.shared.gatedCall(name, outcome: undo ? "undo" : "unreachable")
         let settled = Task {
             try await store.write { tx in
                 guard var pending = try await tx.get(PendingCall.self, id: record.id!), pending.state == .sent else { return }
@@ -135,6 +153,15 @@ public struct GatedCall<Request: Codable & Sendable>: Sendable {
     }
 }
 
+/// Thrown by a `commit` whose change another caller already made with the same
+/// request (a second replica working on the same event): the call is not undone, since
+/// an idempotent target took both calls as one.
+public struct Superseded: Error, Sendable, CustomStringConvertible {
+    public let what: String
+    public init(_ what: String) { self.what = what }
+    public var description: String { "\(what) was already done by another caller" }
+}
+
 extension ServiceResponse {
     /// The `error` of a JSON refusal body, else the body as text (cut short).
     var message: String {
@@ -144,16 +171,43 @@ extension ServiceResponse {
     }
 }
 
+/// A ``GatedCall`` as declared, before a running service gives it a client: what a
+/// gated policy (declared with the service's other policies, ahead of any runtime) names.
+public struct CallPort<Request: Codable & Sendable>: Sendable {
+    public let name: String
+    public let service: String
+    public let defaultURL: String
+    let call: @Sendable (Request) throws -> Outbound
+    let undo: @Sendable (Request) throws -> Outbound
+
+    /// `name` of a call to `service` (whose URL comes from `<SERVICE>_URL`, else `defaultURL`).
+    public init(_ name: String, to service: String, defaultURL: String, _ request: Request.Type = Request.self,
+                call: @escaping @Sendable (Request) throws -> Outbound, undo: @escaping @Sendable (Request) throws -> Outbound) {
+        self.name = name
+        self.service = service
+        self.defaultURL = defaultURL
+        self.call = call
+        self.undo = undo
+    }
+}
+
 extension ServiceRuntime {
-    /// Declares a ``GatedCall`` to `service` (its client as ``client(for:defaultURL:)``
-    /// makes it), registered so that this service's undo job can undo it.
+    /// The ``GatedCall`` of `port` in this service (its client as
+    /// ``client(for:defaultURL:)`` makes it), registered so that this service's undo job
+    /// can undo it.
+    public func gatedCall<Request>(_ port: CallPort<Request>) -> GatedCall<Request> {
+        let gated = GatedCall(name: "\(port.service).\(port.name)", client: client(for: port.service, defaultURL: port.defaultURL),
+                              registry: calls, call: port.call, undo: port.undo)
+        let undo = port.undo
+        calls.register(gated.name, client: gated.client) { json in try undo(try JSON.decode(Request.self, from: Data(json.utf8))) }
+        return gated
+    }
+
+    /// Declares a ``GatedCall`` to `service` and registers it (see ``CallPort``).
     public func gatedCall<Request: Codable & Sendable>(
         _ name: String, to service: String, defaultURL: String, _ request: Request.Type = Request.self,
         call: @escaping @Sendable (Request) throws -> Outbound, undo: @escaping @Sendable (Request) throws -> Outbound
     ) -> GatedCall<Request> {
-        let gated = GatedCall(name: "\(service).\(name)", client: client(for: service, defaultURL: defaultURL), registry: calls,
-                              call: call, undo: undo)
-        calls.register(gated.name, client: gated.client) { json in try undo(try JSON.decode(Request.self, from: Data(json.utf8))) }
-        return gated
+        gatedCall(CallPort(name, to: service, defaultURL: defaultURL, call: call, undo: undo))
     }
 }

@@ -274,7 +274,10 @@ public final class EventConsumer: Service {
     public static func replay(deadLetter id: Int64, group: String, store: any Store, policies: Policies) async throws -> Bool {
         try await store.write { tx in
             guard let letter = try await tx.takeDeadLetter(id: id) else { return false }
-            if let handler = policies.handler(for: letter.envelope.type) {
+            if letter.partition == QueuedEvent.parkedPartition {
+                // Parked from a gated policy's queue: it was handled (queued) once; queue it again.
+                try await QueuedEvent.enqueue(letter.envelope, tx)
+            } else if let handler = policies.handler(for: letter.envelope.type) {
                 _ = try await handleOnce(letter.envelope, handler, group: group, in: tx)
             }
             return true

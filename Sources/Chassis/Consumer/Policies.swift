@@ -10,8 +10,15 @@
 /// retried (the transaction rolled back each time) and finally parked as a dead letter.
 public struct Policies: Sendable {
     public typealias Handler = @Sendable (EventEnvelope, any StoreTransaction) async throws -> Void
+    /// A gated policy's step, run from the queue: the event, its queue entry, the service.
+    typealias GatedStep = @Sendable (EventEnvelope, Int64, ServiceRuntime) async throws -> Void
 
-    private var handlers: [String: Handler] = [:]
+    var handlers: [String: Handler] = [:]
+    /// Gated policies by event type (``on(_:calling:request:then:)``).
+    var gated: [String: GatedStep] = [:]
+    /// Registers the calls of the gated policies with a running service, by call name, so
+    /// its undo job can undo them from the start.
+    var ports: [String: @Sendable (ServiceRuntime) -> Void] = [:]
 
     public init() {}
 
@@ -26,10 +33,25 @@ public struct Policies: Sendable {
     public func merging(_ other: Policies) -> Policies {
         var copy = self
         copy.handlers.merge(other.handlers) { _, new in new }
+        copy.gated.merge(other.gated) { _, new in new }
+        copy.ports.merge(other.ports) { _, new in new }
         return copy
     }
 
-    public func handler(for type: String) -> Handler? { handlers[type] }
+    /// The handler the consumer runs for `type`. In a table with gated policies, an event
+    /// whose key has events queued behind a gated one joins that queue, so a key's events
+    /// keep their order.
+    public func handler(for type: String) -> Handler? {
+        guard let handler = handlers[type] else { return nil }
+        guard !gated.isEmpty, gated[type] == nil else { return handler }
+        return { envelope, tx in
+            if try await QueuedEvent.isQueued(key: envelope.key, tx) {
+                try await QueuedEvent.enqueue(envelope, tx)
+            } else {
+                try await handler(envelope, tx)
+            }
+        }
+    }
     public var eventTypes: Set<String> { Set(handlers.keys) }
     public var isEmpty: Bool { handlers.isEmpty }
 }

@@ -51,7 +51,8 @@ public struct ChassisMetrics: Sendable {
     }
 
     /// How a gated call ended: `committed`, `refused` (the target's verdict), `unreachable`
-    /// (nothing sent), `undo` (outcome unknown or the commit failed: queued for undoing).
+    /// (nothing sent), `undo` (outcome unknown or the commit failed: queued for undoing),
+    /// `superseded` (a twin committed the same change).
     public func gatedCall(_ call: String, outcome: String) {
         Counter(label: "msa_gated_calls_total", dimensions: [("call", call), ("outcome", outcome)]).increment()
     }

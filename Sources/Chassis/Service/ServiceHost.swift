@@ -61,6 +61,7 @@ public struct ServiceHost: Sendable {
         self.runtime = ServiceRuntime(name: definition.name, store: store, bus: bus, environment: settings.environment, logger: log)
         self.health = Health(store: store, bus: bus)
         self.member = "\(definition.name)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
+        for register in definition.policies.ports.values { register(runtime) }
         Telemetry.bootstrap()
     }
 
@@ -102,14 +103,27 @@ public struct ServiceHost: Sendable {
     public func backgroundServices() -> [any Service] {
         var services: [any Service] = [OutboxRelay(store: runtime.store, bus: runtime.bus, logger: runtime.logger)]
         if !definition.policies.isEmpty {
-            services.append(EventConsumer(group: definition.name, member: member, store: runtime.store, bus: runtime.bus,
-                                          policies: definition.policies, settings: settings.consumer, logger: runtime.logger))
+            let consumer = EventConsumer(group: definition.name, member: member, store: runtime.store, bus: runtime.bus,
+                                         policies: definition.policies, settings: settings.consumer, logger: runtime.logger)
+            services.append(consumer)
+            if !definition.policies.gated.isEmpty {
+                services.append(QueuedEventRunner(group: definition.name, runtime: runtime, policies: definition.policies,
+                                                  settings: settings.consumer, owned: { consumer.partitions }))
+            }
         }
         services.append(RetentionJob(store: runtime.store, bus: runtime.bus, retention: settings.retention, logger: runtime.logger))
         for job in definition.jobs { services.append(JobService(runtime: runtime, job: job)) }
         // The routes declare the gated calls: call after ``router()``.
         if !runtime.calls.isEmpty { services.append(UndoJob(runtime: runtime)) }
         return services
+    }
+
+    /// One round of the queue of gated policies now, as if this member owned every
+    /// partition (tests drive it by hand).
+    public func runQueuedEvents(asOf now: Int64 = Clock.millis()) async throws {
+        let partitions = Set(0..<runtime.bus.partitionCount)
+        try await QueuedEventRunner(group: definition.name, runtime: runtime, policies: definition.policies, settings: settings.consumer,
+                                    owned: { partitions }).runDue(backoff: UnavailableBackoff(), now: now)
     }
 
     /// One round of the undo job now (tests drive it by hand): sends the undo of every
