@@ -37,7 +37,7 @@ public struct Gateway: Sendable {
     /// Routes for `system`: each service at `replicas[name]` or its default port.
     public static func routes(for system: SystemDefinition, host: String = "127.0.0.1", replicas: [String: [String]] = [:]) -> [Route] {
         system.services.flatMap { member in
-            member.routes.map { Route(prefix: $0, service: member.name, replicas: replicas[member.name] ?? ["http://\(host):\(member.port)"]) }
+            member.pathPrefixes.map { Route(prefix: $0, service: member.name, replicas: replicas[member.name] ?? ["http://\(host):\(member.port)"]) }
         }
     }
 

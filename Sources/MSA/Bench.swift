@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import Chassis
 import Foundation
 import Histogram
 import Synchronization
@@ -75,7 +76,7 @@ struct BenchRun {
         let deadline = start + warmup + measured
         let tally = await withTaskGroup(of: Tally?.self) { group in
             group.addTask {
-                try? await Task.sleep(until: start + warmup)
+                try? await LoopTimer.sleep(until: start + warmup)
                 progress.measuringSince.withLock { $0 = .now }
                 progress.done.store(0, ordering: .relaxed)
                 progress.errors.store(0, ordering: .relaxed)
@@ -98,7 +99,7 @@ struct BenchRun {
         let began = ContinuousClock.now
         var last = 0
         while ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .seconds(1))
+            try? await LoopTimer.sleep(for: .seconds(1))
             let done = progress.done.load(ordering: .relaxed)
             let elapsed = Double(began.duration(to: .now).wholeMilliseconds) / 1000
             let line = String(format: "  %5.1f s  %@ %d (%d/s now, %.0f/s average)  errors %d", elapsed, headline, done, done - last,

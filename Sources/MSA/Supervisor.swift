@@ -93,7 +93,7 @@ actor Supervisor {
         children[name] = child
         let delay = min(5000, 200 * (1 << min(child.restarts, 5)))
         output.line("\(name) exited unexpectedly (status \(status)); restarting in \(delay) ms", from: "msa")
-        try? await Task.sleep(for: .milliseconds(delay))
+        try? await LoopTimer.sleep(for: .milliseconds(delay))
         guard children[name]?.wanted == true, !shuttingDown else { return }
         try? launch(name)
     }
@@ -131,7 +131,7 @@ actor Supervisor {
             }
             waiting = still
             guard !waiting.isEmpty, ContinuousClock.now < deadline else { break }
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await LoopTimer.sleep(for: .milliseconds(50))
         }
         return waiting
     }
@@ -156,7 +156,7 @@ actor Supervisor {
         for process in processes where process.isRunning { kill(process.processIdentifier, signal) }
         let deadline = ContinuousClock.now + .seconds(15)
         while processes.contains(where: \.isRunning) && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await LoopTimer.sleep(for: .milliseconds(20))
         }
         for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
         for name in names { children[name]?.process = nil }

@@ -74,7 +74,7 @@ struct Up: AsyncParsableCommand {
                     : "not ready after 30 s: \(late.joined(separator: ", "))"
                 await supervisor.announce(message)
                 // Stays in the group until the control server or the signal task ends it.
-                try await Task.sleep(for: .seconds(365 * 24 * 3600))
+                try await LoopTimer.sleep(for: .seconds(365 * 24 * 3600))
             }
             group.addTask {
                 await stop.wait()

@@ -128,7 +128,7 @@ import Testing
 private func withOrders(ledger: Ledger = Ledger(), _ body: @Sendable (ServiceRig, Ledger) async throws -> Void) async throws {
     try await withLiveServer(ledger.router) { port in
         let definition = ServiceDefinition(name: "delivery", policies: GatedPolicyTests.policies) { _, _ in }
-        try await withService(definition, system: "orders", environment: ["LEDGER_URL": "http://127.0.0.1:\(port)", "LEDGER_RETRIES": "0"]) { rig in
+        try await withService(definition, system: "orders", environment: ["LEDGER_URL": "http://127.0.0.1:\(port)", "LEDGER_RETRIES": "0", "LEDGER_TIMEOUT_MS": "5000"]) { rig in
             try await body(rig, ledger)
         }
     }

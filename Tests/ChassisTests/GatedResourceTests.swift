@@ -137,7 +137,7 @@ private func withWallets(ledger: Ledger = Ledger(), status: String = "Pending",
         let log = try directory.makeSQLiteLog()
         try await store.write { tx in try await tx.save(GatedResourceTests.Wallet(id: 1, status: status)) }
         try await withLiveServer(ledger.router) { ledgerPort in
-            let runtime = ServiceRuntime(name: "wallet", store: store, bus: log, environment: ["LEDGER_URL": "http://127.0.0.1:\(ledgerPort)"],
+            let runtime = ServiceRuntime(name: "wallet", store: store, bus: log, environment: ["LEDGER_URL": "http://127.0.0.1:\(ledgerPort)", "LEDGER_TIMEOUT_MS": "5000"],
                                          logger: quietLogger)
             let call = runtime.gatedCall("hold", to: "ledger", defaultURL: "", GatedCallTests.Hold.self,
                                          call: { hold in try .post("/holds", hold) }, undo: { hold in .post("/holds/\(hold.key)/release") })

@@ -16,7 +16,9 @@ import Testing
     func withReserve(paying stub: PaymentStub = PaymentStub(.approving), environment: [String: String] = [:],
                      _ body: @Sendable (ServiceRig) async throws -> Void) async throws {
         try await withLiveServer(stub.router) { port in
-            let settings = ["PAYMENT_URL": "http://127.0.0.1:\(port)"].merging(environment) { _, given in given }
+            // A timeout no busy machine reaches (a retry would show as a second approval),
+            // unless a test sets its own.
+            let settings = ["PAYMENT_URL": "http://127.0.0.1:\(port)", "PAYMENT_TIMEOUT_MS": "5000"].merging(environment) { _, given in given }
             try await withService(reserveService, environment: settings, body)
         }
     }
@@ -203,6 +205,7 @@ import Testing
 
     static let illegalChanges = [
         BadInput("a status other than Cancel", ["status": "Matched"], status: 422, field: "status"),
+        BadInput("a status that does not exist", ["status": "Lost"], status: 400, field: "status"),
         BadInput("a new price", ["price": 100], status: 409),
         BadInput("another customer", ["customer": "bob"], status: 409),
         BadInput("a price that is not a number", ["price": "abc"], field: "price"),

@@ -79,12 +79,3 @@ public final class OutboxRelay: Service {
         return pending.count
     }
 }
-
-/// Exponential backoff with full jitter.
-public enum Backoff {
-    public static func delay(attempt: Int, base: Duration, cap: Duration) -> Duration {
-        let exponent = min(max(attempt - 1, 0), 20)
-        let ceiling = min(base * (1 << exponent), cap)
-        return .milliseconds(Int64(Double.random(in: 0.5...1.0) * Double(ceiling.wholeMilliseconds)))
-    }
-}

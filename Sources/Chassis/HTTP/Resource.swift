@@ -40,6 +40,12 @@ public struct Resource<E: Entity>: Sendable {
     /// Allows POST with `hook`, which builds, checks and commits the new entity.
     public func creating(_ hook: @escaping Create) -> Self { var r = self; r.create = hook; return r }
 
+    /// Allows POST with `hook`, given the body decoded as `Input` (lenient numbers; a body
+    /// that does not fit is a 400 naming the field).
+    public func creating<Input: Decodable>(_ input: Input.Type, _ hook: @escaping @Sendable (Input, any Store) async throws -> E) -> Self {
+        creating { body, store in try await hook(try JSON.decode(Input.self, from: body), store) }
+    }
+
     /// Allows POST for plain records: decode the body, run `check` for the events the
     /// creation raises (or a refusal), save them in one transaction.
     public func creating(raising check: @escaping @Sendable (inout E, any StoreTransaction) async throws -> [any DomainEvent] = { _, _ in [] }) -> Self {

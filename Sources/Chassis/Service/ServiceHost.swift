@@ -167,7 +167,7 @@ struct DrainGate: Service {
     func run() async throws {
         try? await gracefulShutdown()
         health.beginDraining()
-        if delay > .zero { try? await Task.sleep(for: delay) }
+        if delay > .zero { try? await LoopTimer.sleep(for: delay) }
     }
 }
 
@@ -221,7 +221,7 @@ struct RetentionJob: Service {
                 } catch {
                     logger.warning("retention failed", metadata: ["error": "\(error)"])
                 }
-                try await Task.sleep(for: .seconds(3600))
+                try await LoopTimer.sleep(for: .seconds(3600))
             }
         }
     }

@@ -4,16 +4,16 @@ public struct SystemDefinition: Sendable {
     public struct Member: Sendable {
         public var definition: ServiceDefinition
         public var port: Int
-        /// Path prefixes routed to this service, e.g. `/reserves`.
-        public var routes: [String]
+        /// Path prefixes the gateway routes to this service, e.g. `/reserves`.
+        public var pathPrefixes: [String]
         /// Whether the service follows the system's store in production (see ``StoreSelection``).
         public var storePreference: StorePreference
         public var name: String { definition.name }
 
-        public init(_ definition: ServiceDefinition, port: Int, routes: [String], storePreference: StorePreference = .systemDefault) {
+        public init(_ definition: ServiceDefinition, port: Int, pathPrefixes: [String], storePreference: StorePreference = .systemDefault) {
             self.definition = definition
             self.port = port
-            self.routes = routes
+            self.pathPrefixes = pathPrefixes
             self.storePreference = storePreference
         }
     }

@@ -60,6 +60,12 @@ extension StoreTransaction {
         try await delete(collection, id: id)
     }
 
+    /// Deletes entity `E` with `id` if there is one, without saying whether there was
+    /// (see ``remove(_:id:)-(String,_)``).
+    public func remove<E: Entity>(_ type: E.Type, id: Int64) async throws {
+        try await remove(E.collection, id: id)
+    }
+
     /// Inserts or replaces `entity`, assigning the next id when it has none.
     @discardableResult
     public func save<E: Entity>(_ entity: E) async throws -> E {

@@ -6,7 +6,7 @@ import RentalContracts
 public let lendService = ServiceDefinition(name: "lend", policies: lendPolicies) { router, runtime in
     Resource<RequestListItem>(store: runtime.store).searchable(by: "customer", "status").register(on: router)
     Resource<Lend>(store: runtime.store)
-        .creating { body, store in try await confirm(JSON.decode(LendInput.self, from: body), store: store) }
+        .creating(LendInput.self) { input, store in try await confirm(input, store: store) }
         .searchable(by: "matchId", "lender")
         .register(on: router)
 }
@@ -26,7 +26,7 @@ let lendPolicies = Policies()
     .on(PaymentVoided.self) { event, tx in
         // The request never existed: it leaves the list (a lender may have confirmed it
         // in the moment it was there; that match is cancelled).
-        try await tx.remove(RequestListItem.collection, id: event.matchId)
+        try await tx.remove(RequestListItem.self, id: event.matchId)
         try await cancelMatches(of: event.matchId, tx)
     }
 

@@ -74,7 +74,7 @@ let myPagePolicies = Policies()
     .on(PaymentCancelled.self) { e, tx in try await upsert(e.matchId, tx) { $0.advance(to: "Refunded") } }
     .on(LendCancelled.self) { e, tx in try await upsert(e.matchId, tx) { $0.advance(to: "MatchCancelled") } }
     .on(PaymentVoided.self) { e, tx in
-        try await tx.remove(MyPage.collection, id: e.matchId)
+        try await tx.remove(MyPage.self, id: e.matchId)
         try await tx.save(VoidedMatch(id: e.matchId))
     }
 

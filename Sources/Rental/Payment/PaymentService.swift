@@ -10,9 +10,9 @@ import RentalContracts
 public let paymentService = ServiceDefinition(name: "payment", policies: paymentPolicies) { router, runtime in
     let delay = ArtificialDelay(runtime.setting("PAYMENT_DELAY_MS", default: "0"))
     Resource<Payment>(store: runtime.store)
-        .creating { body, store in
+        .creating(PaymentRequest.self) { request, store in
             await delay.wait()
-            return try await approve(JSON.decode(PaymentRequest.self, from: body), in: store)
+            return try await approve(request, in: store)
         }
         .searchable(by: "matchId", "customer")
         .register(on: router)
@@ -68,6 +68,6 @@ struct ArtificialDelay: Sendable {
 
     func wait() async {
         let millis = Int.random(in: range)
-        if millis > 0 { try? await Task.sleep(for: .milliseconds(millis)) }
+        if millis > 0 { try? await LoopTimer.sleep(for: .milliseconds(millis)) }
     }
 }

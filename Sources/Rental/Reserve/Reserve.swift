@@ -11,34 +11,36 @@ struct Reserve: Entity, Equatable {
     var startDay: String
     var endDay: String
     var customer: String
-    var status: String
+    var status: Status
     var promotionId: Int64?
     var promotional: Bool
 
-    static let paid = "Paid"
-    static let matched = "Matched"
-    static let cancelled = "Cancelled"
+    /// A request exists only once paid; `Cancel` is the seed's word for cancelling.
+    enum Status: String, EntityStatus {
+        case paid = "Paid", matched = "Matched", cancelled = "Cancelled"
+        static let aliases: [String: Status] = ["Cancel": .cancelled]
+    }
 
     /// The request as it exists once payment approved `quote`.
     static func paid(_ input: ReserveInput, _ quote: Quote) -> (Reserve, [any DomainEvent]) {
         let payment = quote.payment
         let reserve = Reserve(id: payment.matchId, name: input.name, price: payment.price, listPrice: input.price,
-                              startDay: input.startDay, endDay: input.endDay, customer: input.customer, status: paid,
+                              startDay: input.startDay, endDay: input.endDay, customer: input.customer, status: .paid,
                               promotionId: quote.promotionId, promotional: quote.promotionId != nil)
         return (reserve, [reserve.requested])
     }
 
     /// Applies the lender's confirmation; a cancelled request stays cancelled.
     mutating func matched() -> [any DomainEvent] {
-        if status == Self.paid { status = Self.matched }
+        if status == .paid { status = .matched }
         return []
     }
 
     /// The seed's cancel. A rental at a promotional price cannot be cancelled.
     mutating func cancel() throws -> [any DomainEvent] {
         guard !promotional else { throw Refusal.conflict("rental \(id!) was rented at a promotional price and cannot be cancelled") }
-        guard status != Self.cancelled else { throw Refusal.conflict("rental \(id!) is already cancelled") }
-        status = Self.cancelled
+        guard status != .cancelled else { throw Refusal.conflict("rental \(id!) is already cancelled") }
+        status = .cancelled
         return [ReserveCancelled(matchId: id!, customer: customer)]
     }
 

@@ -27,7 +27,7 @@ let reservePolicies = Policies()
         try await tx.save(KnownPromotion(id: event.promotionId, name: event.name, discountRate: event.discountRate,
                                          startDay: event.startDay, endDay: event.endDay))
     }
-    .on(PromotionEnded.self) { event, tx in try await tx.remove(KnownPromotion.collection, id: event.promotionId) }
+    .on(PromotionEnded.self) { event, tx in try await tx.remove(KnownPromotion.self, id: event.promotionId) }
 
 /// What payment is asked to approve: the price after the best promotion active today, under
 /// the new request's match id. Promotions are read from the committed store, not in the
@@ -48,12 +48,15 @@ func change(_ stored: Reserve, to proposed: inout Reserve) throws -> [any Domain
     unchanged.status = stored.status
     unchanged.name = stored.name
     guard unchanged == stored else { throw Refusal.conflict("a paid request cannot be changed, only cancelled (status=Cancel)") }
-    guard proposed.status != stored.status else { return [] }
-    guard ["Cancel", Reserve.cancelled].contains(proposed.status) else {
+    switch proposed.status {
+    case .cancelled:
+        let name = proposed.name
+        proposed = stored
+        proposed.name = name
+        return try proposed.cancel()
+    case stored.status:
+        return []
+    default:
         throw Refusal.invalid("status can only be changed to Cancel", field: "status")
     }
-    let name = proposed.name
-    proposed = stored
-    proposed.name = name
-    return try proposed.cancel()
 }

@@ -14,12 +14,12 @@ import SystemDriver
 /// payments, gets PostgreSQL (replicas on several machines), and the store that differs is
 /// mypage's: a view built only from events, which a volume holds well and a replay rebuilds.
 public let rentalSystem = SystemDefinition(name: "rental", services: [
-    .init(reserveService, port: 8081, routes: ["/reserves"]),
-    .init(lendService, port: 8082, routes: ["/lends", "/requestLists"]),
-    .init(paymentService, port: 8083, routes: ["/payments"]),
-    .init(promotionService, port: 8084, routes: ["/promotions"]),
-    .init(myPageService, port: 8085, routes: ["/mypages"], storePreference: .embedded),
-    .init(notificationService, port: 8086, routes: ["/notifications"]),
+    .init(reserveService, port: 8081, pathPrefixes: ["/reserves"]),
+    .init(lendService, port: 8082, pathPrefixes: ["/lends", "/requestLists"]),
+    .init(paymentService, port: 8083, pathPrefixes: ["/payments"]),
+    .init(promotionService, port: 8084, pathPrefixes: ["/promotions"]),
+    .init(myPageService, port: 8085, pathPrefixes: ["/mypages"], storePreference: .embedded),
+    .init(notificationService, port: 8086, pathPrefixes: ["/notifications"]),
 ])
 
 /// Rental as `msa` drives it: the definition, the seed's scenario, the benchmark.

@@ -375,7 +375,7 @@ public final class NATSClient: Sendable {
         }
     }
 
-    fileprivate func handle(_ op: NATSServerOp, from channel: any Channel) {
+    func handle(_ op: NATSServerOp, from channel: any Channel) {
         switch op {
         case .msg(let message):
             let continuation = state.withLock { $0.subscriptions[message.sid]?.continuation }
@@ -400,7 +400,7 @@ public final class NATSClient: Sendable {
 
     /// The connection ended: unless closed on purpose, fail what was in flight and
     /// reconnect in the background.
-    fileprivate func lost(_ channel: any Channel) {
+    func lost(_ channel: any Channel) {
         let reconnect = state.withLock { state in
             guard state.channel === channel, state.status == .connected else { return false }
             state.status = .reconnecting
@@ -443,121 +443,6 @@ public final class NATSClient: Sendable {
             }
             round += 1
             try? await LoopTimer.sleep(for: Backoff.delay(attempt: round, base: .milliseconds(50), cap: options.maxReconnectWait))
-        }
-    }
-}
-
-/// The first INFO and the first PONG of one connection.
-final class Handshake: Sendable {
-    let info: EventLoopPromise<Data>
-    let pong: EventLoopPromise<Void>
-    private let seen = Mutex((info: false, pong: false))
-
-    init() {
-        let loop = MultiThreadedEventLoopGroup.singleton.any()
-        info = loop.makePromise()
-        pong = loop.makePromise()
-    }
-
-    /// True when `op` completed the handshake's part, which the client must not see again.
-    func take(_ op: NATSServerOp) -> Bool {
-        switch op {
-        case .info(let data):
-            guard !seen.withLock({ seen in defer { seen.info = true }; return seen.info }) else { return false }
-            info.succeed(data)
-            return true
-        case .pong:
-            guard !seen.withLock({ seen in defer { seen.pong = true }; return seen.pong }) else { return false }
-            pong.succeed(())
-            return true
-        case .err(let message) where !seen.withLock({ $0.pong }):
-            pong.fail(NATSError.server(message))
-            return false
-        default:
-            return false
-        }
-    }
-
-    func fail(_ error: any Error) {
-        info.fail(error)
-        pong.fail(error)
-    }
-}
-
-final class NATSInboundHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = NATSServerOp
-    private weak let client: NATSClient?
-    private let handshake: Handshake
-
-    init(client: NATSClient?, handshake: Handshake) {
-        self.client = client
-        self.handshake = handshake
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let op = unwrapInboundIn(data)
-        if handshake.take(op) { return }
-        client?.handle(op, from: context.channel)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        handshake.fail(NATSError.connectionLost)
-        client?.lost(context.channel)
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        client?.logger.warning("NATS connection error", metadata: ["error": "\(error)"])
-        context.close(promise: nil)
-    }
-}
-
-/// The answers to one request that has several, in arrival order.
-public struct NATSReplies: AsyncSequence, Sendable {
-    public typealias Element = NATSMessage
-    let subscription: NATSSubscription
-
-    public func makeAsyncIterator() -> AsyncStream<NATSMessage>.AsyncIterator { subscription.makeAsyncIterator() }
-
-    /// Stops listening for further answers; the sequence ends.
-    public func finish() { subscription.unsubscribe() }
-}
-
-/// The messages of one subscription, in the order the server sent them; ends when
-/// unsubscribed or the client is closed.
-public struct NATSSubscription: AsyncSequence, Sendable {
-    public typealias Element = NATSMessage
-    let sid: Int
-    let stream: AsyncStream<NATSMessage>
-    let client: NATSClient
-
-    public func makeAsyncIterator() -> AsyncStream<NATSMessage>.AsyncIterator { stream.makeAsyncIterator() }
-
-    public func unsubscribe() { client.unsubscribe(sid) }
-}
-
-public enum NATSError: Error, CustomStringConvertible, Equatable {
-    case invalidURL(String)
-    case invalidSubject(String)
-    case invalidHeader(String)
-    case notConnected
-    case connectionLost
-    case closed
-    case noResponders(subject: String)
-    case timedOut(subject: String, after: Duration)
-    case server(String)
-
-    public var description: String {
-        switch self {
-        case .invalidURL(let url): "invalid NATS URL: \(url)"
-        case .invalidSubject(let subject): "invalid NATS subject: \(subject)"
-        case .invalidHeader(let name): "invalid NATS header: \(name)"
-        case .notConnected: "not connected to NATS"
-        case .connectionLost: "the NATS connection was lost"
-        case .closed: "the NATS client is closed"
-        case .noResponders(let subject): "no responders on \(subject)"
-        case .timedOut(let subject, let after): "no answer on \(subject) within \(after)"
-        case .server(let message): "NATS server error: \(message)"
         }
     }
 }
