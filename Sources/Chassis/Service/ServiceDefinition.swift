@@ -23,6 +23,21 @@ public struct ServiceDefinition: Sendable {
     }
 }
 
+extension ServiceDefinition {
+    /// A job that runs `body` every `interval` — the first time one interval after the
+    /// service starts — until shutdown, on a loop timer: a job is declared with its
+    /// interval, never written as a loop with a sleep. A `body` that throws is logged and
+    /// the job started again after a backoff, like any job.
+    public static func every(_ interval: Duration, _ body: @escaping @Sendable (ServiceRuntime) async throws -> Void) -> Job {
+        { runtime in
+            while true {
+                try await LoopTimer.sleep(for: interval)
+                try await body(runtime)
+            }
+        }
+    }
+}
+
 /// What a running service is given: its store, the bus, its configuration and clients
 /// for the services it calls.
 public struct ServiceRuntime: Sendable {

@@ -31,11 +31,7 @@ import Synchronization
 /// - the statements run per request or event are prepared once per connection
 ///   (``Prepared``), and ``StoreTransaction/prefetch(_:)`` and
 ///   ``StoreTransaction/remove(_:id:)`` let a service save the rest.
-/// Two variants were measured and not kept: a session-level lock held across groups with
-/// no `BEGIN`/`COMMIT` for groups that only read before their final write (slower: every
-/// statement became a transaction of its own), and the same lock lingering across groups
-/// with `BEGIN`/`COMMIT` kept (one statement fewer per group, no gain visible beyond the
-/// machine's run-to-run noise, and a background task to give the lock up).
+/// (Variants measured and not kept: `docs/benchmarks.md`.)
 ///
 /// A `?host=/directory` URL connects through the server's Unix-domain socket
 /// (``PostgresURL``).

@@ -45,7 +45,7 @@ func confirm(_ input: LendInput, store: any Store) async throws -> Lend {
         }
         let events = try item.confirm(by: input.lender)
         try await tx.save(item)
-        let lend = try await tx.save(Lend(matchId: input.matchId, lender: input.lender, customer: item.customer, status: Lend.confirmed))
+        let lend = try await tx.save(Lend(matchId: input.matchId, lender: input.lender, customer: item.customer, status: .confirmed))
         try await tx.publish(events)
         return lend
     }

@@ -12,12 +12,12 @@ struct RequestListItem: Entity, Equatable {
     var customer: String
     var startDay: String
     var endDay: String
-    var status: String
+    var status: Status
     var lender: String?
 
-    static let open = "Requested"
-    static let matched = "Matched"
-    static let cancelled = "Cancelled"
+    enum Status: String, EntityStatus {
+        case open = "Requested", matched = "Matched", cancelled = "Cancelled"
+    }
 
     init(_ event: PaymentApproved) {
         id = event.matchId
@@ -27,22 +27,22 @@ struct RequestListItem: Entity, Equatable {
         customer = event.customer
         startDay = event.startDay
         endDay = event.endDay
-        status = Self.open
+        status = .open
     }
 
     /// A lender takes the request; unknown, cancelled or already matched requests are refused.
     mutating func confirm(by lender: String?) throws -> [any DomainEvent] {
         switch status {
-        case Self.matched: throw Refusal.conflict("request \(matchId) is already matched by \(self.lender ?? "another lender")")
-        case Self.cancelled: throw Refusal.conflict("request \(matchId) was cancelled")
-        default: break
+        case .matched: throw Refusal.conflict("request \(matchId) is already matched by \(self.lender ?? "another lender")")
+        case .cancelled: throw Refusal.conflict("request \(matchId) was cancelled")
+        case .open: break
         }
-        status = Self.matched
+        status = .matched
         self.lender = lender
         return [LendConfirmed(matchId: matchId, lender: lender, customer: customer, name: name)]
     }
 
-    mutating func cancel() { status = Self.cancelled }
+    mutating func cancel() { status = .cancelled }
 }
 
 /// A lender's confirmation of a request: the match.
@@ -52,14 +52,15 @@ struct Lend: Entity, Equatable {
     var matchId: Int64
     var lender: String?
     var customer: String?
-    var status: String
+    var status: Status
 
-    static let confirmed = "Confirmed"
-    static let cancelled = "Cancelled"
+    enum Status: String, EntityStatus {
+        case confirmed = "Confirmed", cancelled = "Cancelled"
+    }
 
     mutating func cancel() -> [any DomainEvent] {
-        guard status != Self.cancelled else { return [] }
-        status = Self.cancelled
+        guard status != .cancelled else { return [] }
+        status = .cancelled
         return [LendCancelled(matchId: matchId, lender: lender, customer: customer ?? "")]
     }
 }

@@ -9,22 +9,23 @@ struct Payment: Entity, Equatable {
     var id: Int64?
     var matchId: Int64
     var price: Int
-    var paymentAction: String
+    var paymentAction: Action
     var customer: String
     var startDay: String
     var endDay: String
     var name: String?
 
-    static let approved = "Approved"
-    static let cancelled = "Cancelled"
+    enum Action: String, EntityStatus {
+        case approved = "Approved", cancelled = "Cancelled"
+    }
 
     static func approve(_ request: PaymentRequest) throws -> (Payment, [any DomainEvent]) {
-        guard request.paymentAction == approved else {
+        guard request.paymentAction == Action.approved.rawValue else {
             throw Refusal.invalid("paymentAction must be Approved to pay", field: "paymentAction")
         }
         guard request.price >= 0 else { throw Refusal.invalid("price must not be negative", field: "price") }
         try RentalDay.checkPeriod(start: request.startDay, end: request.endDay)
-        let payment = Payment(id: request.matchId, matchId: request.matchId, price: request.price, paymentAction: approved,
+        let payment = Payment(id: request.matchId, matchId: request.matchId, price: request.price, paymentAction: .approved,
                               customer: request.customer, startDay: request.startDay, endDay: request.endDay, name: request.name)
         return (payment, [PaymentApproved(matchId: request.matchId, price: request.price, customer: request.customer,
                                           startDay: request.startDay, endDay: request.endDay, name: request.name)])
@@ -33,15 +34,15 @@ struct Payment: Entity, Equatable {
     /// Gives the money back after a cancellation; twice is a no-op, so redelivered
     /// cancellations are harmless.
     mutating func refund() -> [any DomainEvent] {
-        guard paymentAction != Self.cancelled else { return [] }
-        paymentAction = Self.cancelled
+        guard paymentAction != .cancelled else { return [] }
+        paymentAction = .cancelled
         return [PaymentCancelled(matchId: matchId, price: price, customer: customer)]
     }
 
     /// Gives the money back for a request that never existed; twice is a no-op.
     mutating func void() -> [any DomainEvent] {
-        guard paymentAction != Self.cancelled else { return [] }
-        paymentAction = Self.cancelled
+        guard paymentAction != .cancelled else { return [] }
+        paymentAction = .cancelled
         return [PaymentVoided(matchId: matchId, price: price, customer: customer)]
     }
 }

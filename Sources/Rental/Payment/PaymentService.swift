@@ -36,8 +36,8 @@ func approve(_ request: PaymentRequest, in store: any Store) async throws -> Pay
             throw Refusal.conflict("payment for match \(request.matchId) was voided")
         }
         if let existing = try await tx.get(Payment.self, id: request.matchId) {
-            guard existing.paymentAction == Payment.approved else {
-                throw Refusal.conflict("payment for match \(request.matchId) is \(existing.paymentAction)")
+            guard existing.paymentAction == .approved else {
+                throw Refusal.conflict("payment for match \(request.matchId) is \(existing.paymentAction.rawValue)")
             }
             return existing
         }
