@@ -19,7 +19,9 @@ extension ReserveTests {
         try await eventually("payments of \(matchIds) voided and their calls forgotten") {
             try await reserve.host.undoPendingCalls()
             let pending = try await reserve.store.count("pendingCalls", matching: [])
-            return stub.voids == matchIds && pending == 0
+            // A void can arrive twice on a busy machine (answered after the timeout, sent
+            // again): it is idempotent, so what counts is which matches were voided.
+            return Set(stub.voids) == Set(matchIds) && pending == 0
         }
     }
 
