@@ -120,7 +120,7 @@ extension BusConformance {
         let fetch = Task {
             try await bus.fetch(group: "g", partition: partition, after: records[0].position, limit: 10, wait: .seconds(20))
         }
-        try await LoopTimer.sleep(for: .milliseconds(50))  // Let the fetch start waiting; correct either way.
+        try await Task.sleep(for: .milliseconds(50))  // Let the fetch start waiting; correct either way.
         let second = sampleEnvelope(key: "k", seq: 2)
         try await bus.publish([second])
         let fetched = try await fetch.value

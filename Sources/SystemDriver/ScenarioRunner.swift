@@ -55,7 +55,7 @@ public func eventually<T>(_ what: @autoclosure () -> String = "condition", timeo
         guard ContinuousClock.now < deadline else {
             throw StepFailure("\(what()) did not hold within \(timeout) (\(file):\(line))" + (lastError.map { "; last error: \($0)" } ?? ""))
         }
-        try await LoopTimer.sleep(for: poll)
+        try await Task.sleep(for: poll)
     }
 }
 
