@@ -31,20 +31,10 @@ import Foundation
 /// also stop a `call` that arrives after it (a late request still on the wire).
 public struct GatedCall<Request: Codable & Sendable>: Sendable {
     /// `<target>.<name>`, e.g. `payment.approve`: what records and metrics call it.
-    public let name: String
+    public var name: String { "\(port.service).\(port.name)" }
+    let port: CallPort<Request>
     let client: ServiceClient
-    let call: @Sendable (Request) throws -> Outbound
-    let undo: @Sendable (Request) throws -> Outbound
     let registry: CallRegistry
-
-    init(name: String, client: ServiceClient, registry: CallRegistry,
-         call: @escaping @Sendable (Request) throws -> Outbound, undo: @escaping @Sendable (Request) throws -> Outbound) {
-        self.name = name
-        self.client = client
-        self.call = call
-        self.undo = undo
-        self.registry = registry
-    }
 
     /// The most a caller may take between recording the call and settling it: every
     /// attempt with its backoff, plus room for a busy store. Past it the undo job may
@@ -89,7 +79,7 @@ public struct GatedCall<Request: Codable & Sendable>: Sendable {
                 }
             }
             guard let request = try await prepare(tx) else { return nil }
-            let outbound = try call(request)
+            let outbound = try port.call(request)
             let now = Clock.millis()
             let record = try await tx.save(PendingCall(call: name, key: key, request: try JSON.encodeString(request), state: .sent,
                                                        deadline: now + deadline.wholeMilliseconds, dueAt: now))
@@ -196,8 +186,7 @@ extension ServiceRuntime {
     /// ``client(for:defaultURL:)`` makes it), registered so that this service's undo job
     /// can undo it.
     public func gatedCall<Request>(_ port: CallPort<Request>) -> GatedCall<Request> {
-        let gated = GatedCall(name: "\(port.service).\(port.name)", client: client(for: port.service, defaultURL: port.defaultURL),
-                              registry: calls, call: port.call, undo: port.undo)
+        let gated = GatedCall(port: port, client: client(for: port.service, defaultURL: port.defaultURL), registry: calls)
         let undo = port.undo
         calls.register(gated.name, client: gated.client) { json in try undo(try JSON.decode(Request.self, from: Data(json.utf8))) }
         return gated

@@ -134,6 +134,7 @@ struct QueuedEventRunner: Service {
 
     private func run(_ queued: QueuedEvent, backoff: UnavailableBackoff) async throws {
         let envelope = queued.envelope
+        let started = ContinuousClock.now
         do {
             if let step = policies.gated[envelope.type] {
                 try await step(envelope, queued.id!, runtime)
@@ -144,7 +145,7 @@ struct QueuedEventRunner: Service {
                 }
             }
             backoff.clear(queued.id!)
-            ChassisMetrics.shared.handled(group: group, type: envelope.type, duration: .zero)
+            ChassisMetrics.shared.handled(group: group, type: envelope.type, duration: ContinuousClock.now - started)
         } catch let refusal as Refusal where refusal.status == 503 {
             backoff.failed(queued.id!)
         } catch let error as CancellationError {

@@ -73,9 +73,8 @@ public struct Resource<E: Entity>: Sendable {
         request: @escaping @Sendable (Input, any StoreTransaction) async throws -> Request,
         create: @escaping @Sendable (Input, Request) throws -> (E, [any DomainEvent])
     ) -> Self {
-        creating { body, store in
-            let input = try JSON.decode(Input.self, from: body)
-            return try await call.perform(in: store) { tx in try await request(input, tx) } commit: { request, _, tx in
+        creating(input) { input, store in
+            try await call.perform(in: store) { tx in try await request(input, tx) } commit: { request, _, tx in
                 let (entity, events) = try create(input, request)
                 let saved = try await tx.save(entity)
                 try await tx.publish(events)
