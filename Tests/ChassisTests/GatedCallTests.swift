@@ -136,6 +136,24 @@ import Testing
     }
 }
 
+extension GatedCallTests {
+    /// A slow target is undone at the job's rate, not at its latency: the undos of one
+    /// round are in flight together (the ledger answers none until all four arrived).
+    @Test func theUndosOfOneRoundAreSentConcurrently() async throws {
+        let environment = ["LEDGER_TIMEOUT_MS": "15000", "LEDGER_RETRIES": "0", "LEDGER_UNDO_PER_SECOND": "100"]
+        try await withGate(ledger: Ledger(.failing), environment: environment) { gate, ledger, runtime async throws in
+            // A 5xx is an unknown outcome: each call is queued for undoing.
+            for _ in 1...4 { await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) } }
+            #expect(try await runtime.store.count("pendingCalls", matching: [FieldMatch("state", "undo")]) == 4)
+
+            ledger.behave(.accepting)
+            ledger.answerReleases(together: 4)
+            #expect(try await runtime.undoPendingCalls(asOf: Clock.millis() + 3_600_000) == 4)
+            #expect(Set(ledger.releases) == [1, 2, 3, 4])
+        }
+    }
+}
+
 /// Runs the undo job (as of a time past every backoff) until nothing is pending: on a
 /// busy machine one round may itself time out, and the job's next round tries again.
 private func undoUntilSettled(_ runtime: ServiceRuntime) async throws {
@@ -172,6 +190,9 @@ final class Ledger: Sendable {
         var holds: [Int64] = []
         var releases: [Int64] = []
         var requests = 0
+        /// When set, each release answers only once this many have arrived.
+        var releasesTogether: Int?
+        var releasesArrived = 0
     }
 
     private let state: Mutex<State>
@@ -181,6 +202,9 @@ final class Ledger: Sendable {
     var holds: [Int64] { state.withLock { $0.holds } }
     var releases: [Int64] { state.withLock { $0.releases } }
     var requests: Int { state.withLock { $0.requests } }
+    /// Makes each release wait (within a deadline) until `count` releases have arrived:
+    /// undos sent one after another never get there.
+    func answerReleases(together count: Int) { state.withLock { $0.releasesTogether = count } }
     private var behaviour: Behaviour { state.withLock { $0.behaviour } }
 
     var router: Router<BasicRequestContext> {
@@ -207,6 +231,11 @@ final class Ledger: Sendable {
         }
         router.post("holds/:key/release") { _, context -> Response in
             let key = try context.parameters.require("key", as: Int64.self)
+            if let together = self.state.withLock({ state in state.releasesArrived += 1; return state.releasesTogether }) {
+                try await eventually("\(together) releases in flight together", timeout: .seconds(10)) {
+                    self.state.withLock { $0.releasesArrived >= together }
+                }
+            }
             let failing = self.state.withLock { state in
                 state.requests += 1
                 guard state.behaviour != .failing else { return true }

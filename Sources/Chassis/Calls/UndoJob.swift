@@ -29,7 +29,8 @@ final class CallRegistry: Sendable {
 /// client — its breaker and bulkhead included — and deletes the record once the target
 /// answered below 500. A target that fails is tried again with backoff (1 s doubling to
 /// 60 s, per record); a target whose breaker is open is left alone until the next round,
-/// at no cost. At most `<TARGET>_UNDO_PER_SECOND` (20) undos a second go to one target.
+/// at no cost. At most `<TARGET>_UNDO_PER_SECOND` (20) undos a second go to one target,
+/// sent concurrently, so a slow target is not undone at the pace of its latency.
 ///
 /// Several replicas of a service may run it on one store: an undo is idempotent, so two
 /// replicas sending the same one is harmless.
@@ -64,46 +65,80 @@ extension ServiceRuntime {
 }
 
 private func undoDue(runtime: ServiceRuntime, now: Int64) async throws -> Int {
-    let store = runtime.store
-    let due = try await store.all(PendingCall.self, DocumentQuery(limit: 1000)).filter { $0.isDue(at: now) }
-    var pacers: [String: Pacer] = [:]
-    var skipped: Set<String> = []
-    var undone = 0
+    let due = try await runtime.store.all(PendingCall.self, DocumentQuery(limit: 1000)).filter { $0.isDue(at: now) }
+    var byTarget: [String: [(record: PendingCall, undo: CallRegistry.Undo)]] = [:]
     for found in due {
         guard let undo = runtime.calls.undo(for: found.call) else {
             runtime.logger.error("a pending call has no declared undo", metadata: ["call": "\(found.call)", "record": "\(found.id!)"])
             continue
         }
-        let target = undo.client.name
-        guard !skipped.contains(target) else { continue }
-        let admission: ServiceClient.Admission
-        do { admission = try await undo.client.admit() } catch is Refusal {
-            skipped.insert(target)  // breaker open or bulkhead full: next round, no write
-            continue
-        }
-        defer { admission.finish() }
-        guard let record = try await takeOver(found, in: store) else { continue }
-        let pacer = pacers[target] ?? Pacer(perSecond: runtime.setting("\(target.uppercased())_UNDO_PER_SECOND", default: 20))
-        pacers[target] = pacer
-        try await pacer.next()
-        do {
-            let outbound = try undo.outbound(record.request)
-            let answer = try await admission.send(outbound.method, outbound.path, json: outbound.body, idempotent: true)
-            if !(200..<300).contains(answer.status) {
-                runtime.logger.warning("an undo was refused, taking that as nothing to undo", metadata: [
-                    "call": "\(record.call)", "status": "\(answer.status)", "answer": "\(answer.message)",
-                ])
-            }
-            try await store.write { tx in try await tx.remove(PendingCall.collection, id: record.id!) }
-            ChassisMetrics.shared.undone(record.call)
-            undone += 1
-        } catch let error as CancellationError {
-            throw error
-        } catch {
-            try await postpone(record, error: error, in: store, logger: runtime.logger)
-        }
+        byTarget[undo.client.name, default: []].append((found, undo))
     }
-    return undone
+    // Targets are independent: one slow or closed target does not hold up the others.
+    return try await withThrowingTaskGroup(of: Int.self) { group in
+        for (target, records) in byTarget {
+            group.addTask { try await undo(records, to: target, runtime: runtime) }
+        }
+        return try await group.reduce(0, +)
+    }
+}
+
+/// Sends the undos due to one target, oldest first, at most `<TARGET>_UNDO_PER_SECOND`
+/// a second: each undo is started on its own once its turn at the pacer comes, so a
+/// target answering in 500 ms still takes 20 a second, not 2. In flight at once: at most
+/// the rate times an undo's own bound (its timeout and one retry), and never more than
+/// the target's bulkhead admits to this service. The round ends when the target refuses
+/// locally (breaker open, bulkhead full: nothing written, the next round tries again) or
+/// every undo has settled.
+private func undo(_ records: [(record: PendingCall, undo: CallRegistry.Undo)], to target: String,
+                  runtime: ServiceRuntime) async throws -> Int {
+    let pacer = Pacer(perSecond: runtime.setting("\(target.uppercased())_UNDO_PER_SECOND", default: 20))
+    return try await withThrowingTaskGroup(of: Bool.self) { group in
+        for (found, undo) in records {
+            try await pacer.next()
+            let admission: ServiceClient.Admission
+            do { admission = try await undo.client.admit() } catch is Refusal { break }
+            let record: PendingCall
+            do {
+                guard let taken = try await takeOver(found, in: runtime.store) else {
+                    admission.finish()
+                    continue
+                }
+                record = taken
+            } catch {
+                admission.finish()
+                throw error
+            }
+            group.addTask {
+                defer { admission.finish() }
+                return try await send(record, undo: undo, through: admission, runtime: runtime)
+            }
+        }
+        return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+    }
+}
+
+/// Sends one undo and settles its record: deleted once the target answered below 500
+/// (a 4xx means there is nothing to undo), postponed with backoff otherwise.
+private func send(_ record: PendingCall, undo: CallRegistry.Undo, through admission: ServiceClient.Admission,
+                  runtime: ServiceRuntime) async throws -> Bool {
+    do {
+        let outbound = try undo.outbound(record.request)
+        let answer = try await admission.send(outbound.method, outbound.path, json: outbound.body, idempotent: true)
+        if !(200..<300).contains(answer.status) {
+            runtime.logger.warning("an undo was refused, taking that as nothing to undo", metadata: [
+                "call": "\(record.call)", "status": "\(answer.status)", "answer": "\(answer.message)",
+            ])
+        }
+        try await runtime.store.write { tx in try await tx.remove(PendingCall.collection, id: record.id!) }
+        ChassisMetrics.shared.undone(record.call)
+        return true
+    } catch let error as CancellationError {
+        throw error
+    } catch {
+        try await postpone(record, error: error, in: runtime.store, logger: runtime.logger)
+        return false
+    }
 }
 
 /// A `sent` record past its deadline becomes an `undo` record under a new id, so that its
