@@ -109,9 +109,9 @@ public func withService(_ definition: ServiceDefinition, system: String, environ
         let store = try directory.makeSQLiteStore(service: definition.name)
         let log = try directory.makeSQLiteLog()
         let settings = HostSettings(system: system, port: 0, dataDirectory: directory.path, environment: environment)
-        let host = try ServiceHost(definition, settings: settings, store: store, bus: log, logger: quietLogger)
-        let app = Application(router: host.router(), logger: quietLogger)
         do {
+            let host = try ServiceHost(definition, settings: settings, store: store, bus: log, logger: quietLogger)
+            let app = Application(router: host.router(), logger: quietLogger)
             try await app.test(.router) { client in try await body(ServiceRig(host: host, store: store, client: client)) }
         } catch {
             try? await store.close()

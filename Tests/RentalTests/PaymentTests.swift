@@ -89,15 +89,6 @@ import Testing
         }
     }
 
-    @Test func theConfiguredDelayHoldsEachApproval() async throws {
-        try await withService(paymentService, environment: ["PAYMENT_DELAY_MS": "200"]) { payment in
-            let started = ContinuousClock.now
-            let reply = try await approve(payment)
-            #expect(reply.status == .created)
-            #expect(ContinuousClock.now - started >= .milliseconds(200))
-        }
-    }
-
     static let badApprovals = [
         BadInput("malformed JSON", raw: #"{"matchId":7,"#),
         BadInput("a price that is not a number", approval.with(["price": "abc"]), field: "price"),

@@ -66,17 +66,21 @@ struct RentalSystemTests {
 
     /// Payment answers after reserve gave up: the request is refused (503), and the payment
     /// that lands late is voided, so no money is kept for a request that does not exist,
-    /// and no trace of it stays where a customer or lender looks. The breaker opens on the
-    /// first timeout for 3 s: the second request is refused without a call, and the undo
-    /// job waits for the breaker before it voids the late payment.
+    /// and no trace of it stays where a customer or lender looks. Payment is paused
+    /// (SIGSTOP) while the approval waits in its socket; the timeout opens the breaker
+    /// (`PAYMENT_BREAKER_FAILURES=1`) for 3 s, so the second request is refused without a
+    /// call and the undo job waits for the breaker; payment resumes and approves first,
+    /// and the void follows once the breaker lets calls through.
     @Test func aPaymentThatLandsAfterTheTimeoutIsVoidedWithoutATrace() async throws {
-        let slowPayment = ["PAYMENT_DELAY_MS": "1500", "PAYMENT_BREAKER_FAILURES": "1", "PAYMENT_BREAKER_OPEN_MS": "3000"]
-        try await RunningSystem.with("rental", environment: slowPayment) { system in
+        let breakerOpensAtOnce = ["PAYMENT_BREAKER_FAILURES": "1", "PAYMENT_BREAKER_OPEN_MS": "3000"]
+        try await RunningSystem.with("rental", environment: breakerOpensAtOnce) { system in
             let api = system.gateway
+            try await system.pause("payment")
             for _ in 0..<2 {
                 let refused = try await api.post("/reserves", RentalSeed.request(customer: "slow"))
                 #expect(refused.status == 503 && refused.headers["retry-after"] != nil, "\(refused.text)")
             }
+            try await system.resume("payment")
             try await eventually("the late payment approved, then voided, and every view following") {
                 let payments = try await api.get("/payments").items("payments")
                 guard payments.count == 1, payments[0]["paymentAction"] == "Cancelled", let id = payments[0]["matchId"]?.int64Value

@@ -38,6 +38,8 @@ public struct ServiceHost: Sendable {
     public let settings: HostSettings
     public let health: Health
     public let member: String
+    /// `<SERVICE>_DELAY_MS` (``InboundDelay``), nil when unset.
+    public let inboundDelay: InboundDelay?
 
     /// Opens the service's store (``StoreSelection``) and the system's bus
     /// (``BusSelection``) as configured.
@@ -60,12 +62,15 @@ public struct ServiceHost: Sendable {
         self.settings = settings
         self.runtime = ServiceRuntime(name: definition.name, store: store, bus: bus, environment: settings.environment, logger: log)
         self.health = Health(store: store, bus: bus)
+        let delaySetting = "\(definition.name.uppercased())_DELAY_MS"
+        self.inboundDelay = try InboundDelay(runtime.setting(delaySetting, default: "0"), setting: delaySetting)
         self.member = "\(definition.name)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
         for register in definition.policies.ports.values { register(runtime) }
         Telemetry.bootstrap()
     }
 
     /// The service's router: its own routes plus health, metrics and dead-letter admin.
+    /// `<SERVICE>_DELAY_MS` holds its own routes only (``InboundDelay``).
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: ErrorMiddleware())
@@ -82,6 +87,8 @@ public struct ServiceHost: Sendable {
             else { throw Refusal.notFound("dead letter \(id) does not exist") }
             return try JSONResponse.make(.ok, ["replayed": .number(Double(id))])
         }
+        // Hummingbird applies a middleware to the routes added after it: these are the service's.
+        if let inboundDelay { router.add(middleware: inboundDelay) }
         definition.routes(router, runtime)
         return router
     }

@@ -4,16 +4,11 @@ import RentalContracts
 
 /// payment (8083): approves payments synchronously for reserve, refunds on cancellation,
 /// voids payments whose request was never committed.
-///
-/// Configuration: `PAYMENT_DELAY_MS` — an artificial delay before each approval, a number
-/// or a range `400-620` (the seed's circuit-breaker experiment); 0 by default.
+/// The seed's circuit-breaker experiment slows it with the chassis's `PAYMENT_DELAY_MS`
+/// (`400-620`).
 public let paymentService = ServiceDefinition(name: "payment", policies: paymentPolicies) { router, runtime in
-    let delay = ArtificialDelay(runtime.setting("PAYMENT_DELAY_MS", default: "0"))
     Resource<Payment>(store: runtime.store)
-        .creating(PaymentRequest.self) { request, store in
-            await delay.wait()
-            return try await approve(request, in: store)
-        }
+        .creating(PaymentRequest.self) { request, store in try await approve(request, in: store) }
         .searchable(by: "matchId", "customer")
         .register(on: router)
     router.post("payments/:id/void") { _, context in
@@ -54,20 +49,5 @@ func void(matchId: Int64, in store: any Store) async throws {
     try await store.write { tx in
         try await tx.save(VoidedMatch(id: matchId))
         try await tx.updateIfPresent(Payment.self, id: matchId) { $0.void() }
-    }
-}
-
-/// A configured pause: `"0"`, `"500"` or a uniform range `"400-620"` (milliseconds).
-struct ArtificialDelay: Sendable {
-    let range: ClosedRange<Int>
-
-    init(_ text: String) {
-        let bounds = text.split(separator: "-").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        range = bounds.count == 2 ? min(bounds[0], bounds[1])...max(bounds[0], bounds[1]) : (bounds.first ?? 0)...(bounds.first ?? 0)
-    }
-
-    func wait() async {
-        let millis = Int.random(in: range)
-        if millis > 0 { try? await LoopTimer.sleep(for: .milliseconds(millis)) }
     }
 }

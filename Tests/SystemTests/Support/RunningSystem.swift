@@ -106,10 +106,24 @@ struct RunningSystem: Sendable {
         kill(pid, SIGKILL)
     }
 
+    /// SIGSTOPs one process: it holds its connections and answers nothing until
+    /// ``resume(_:)``, as a process in a long GC pause or on a frozen node would.
+    func pause(_ process: String) async throws {
+        guard let pid = try await processes()[process]?.pid else { throw SystemFailure("\(process) is not running") }
+        kill(pid, SIGSTOP)
+    }
+
+    /// SIGCONTs a process ``pause(_:)`` stopped: it handles what waited meanwhile.
+    func resume(_ process: String) async throws {
+        guard let pid = try await processes()[process]?.pid else { throw SystemFailure("\(process) is not running") }
+        kill(pid, SIGCONT)
+    }
+
     /// SIGTERM to the supervisor, which stops its children; SIGKILL to all of them if
     /// that takes longer than 20 s.
     func stop() async {
         let children = (try? await processes().values.compactMap(\.pid)) ?? []
+        for pid in children { kill(pid, SIGCONT) }  // a paused child could not hear SIGTERM
         if supervisor.isRunning { kill(supervisor.processIdentifier, SIGTERM) }
         let deadline = ContinuousClock.now + .seconds(20)
         while supervisor.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
