@@ -75,8 +75,7 @@ import Testing
     }
 
     @Test func twoConcurrentGatedChangesOfOneEntitySendOneCall() async throws {
-        try await withWallets(ledger: Ledger(.holding)) { api, ledger, runtime async throws in
-            let store = runtime.store
+        try await withWallets(ledger: Ledger(.holding)) { api, ledger, _ async throws in
             let exchange = Data(#"{"status":"Exchanged"}"#.utf8)
             let first = Task { try await api.send(.PATCH, "/wallets/1", json: exchange, idempotent: false) }
             try await eventually("the first exchange reached the ledger") { ledger.holds.count == 1 }
@@ -135,7 +134,7 @@ private func withWallets(ledger: Ledger = Ledger(), status: String = "Pending",
     try await withTemporaryDirectory { directory in
         let store = try directory.makeSQLiteStore(service: "wallet")
         let log = try directory.makeSQLiteLog()
-        try await store.write { tx in try await tx.save(GatedResourceTests.Wallet(id: 1, status: status)) }
+        _ = try await store.write { tx in try await tx.save(GatedResourceTests.Wallet(id: 1, status: status)) }
         try await withLiveServer(ledger.router) { ledgerPort in
             let runtime = ServiceRuntime(name: "wallet", store: store, bus: log, environment: ["LEDGER_URL": "http://127.0.0.1:\(ledgerPort)", "LEDGER_TIMEOUT_MS": "5000"],
                                          logger: quietLogger)

@@ -39,7 +39,7 @@ struct UndoJob: Service {
     var interval: Duration = .seconds(1)
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await runtime.calls.doorbell.wait(timeout: interval)
                 guard !Task.isCancelled else { return }

@@ -42,7 +42,7 @@ public struct Resource<E: Entity>: Sendable {
 
     /// Allows POST with `hook`, given the body decoded as `Input` (lenient numbers; a body
     /// that does not fit is a 400 naming the field).
-    public func creating<Input: Decodable>(_ input: Input.Type, _ hook: @escaping @Sendable (Input, any Store) async throws -> E) -> Self {
+    public func creating<Input: Decodable & SendableMetatype>(_ input: Input.Type, _ hook: @escaping @Sendable (Input, any Store) async throws -> E) -> Self {
         creating { body, store in try await hook(try JSON.decode(Input.self, from: body), store) }
     }
 

@@ -1,3 +1,5 @@
+import Logging
+
 /// Stops calling a target that keeps failing, so a dead neighbour costs its callers one
 /// quick refusal instead of a timeout per request, and gets room to recover.
 ///
@@ -30,7 +32,9 @@
 ///   opened and say nothing about the target's recovery.
 ///
 /// Each transition is reported as `msa_circuit_breaker_state{target}` (0 closed,
-/// 1 half-open, 2 open). Time comes from `now`, so tests can move it by hand.
+/// 1 half-open, 2 open) and logged with what caused it (the failure that opened it, the
+/// probe that failed, how long it was open), so an operator can tell a callee that is
+/// down from one that is slow. Time comes from `now`, so tests can move it by hand.
 public actor CircuitBreaker {
     public enum State: Sendable, Equatable {
         case closed, open, halfOpen
@@ -69,13 +73,16 @@ public actor CircuitBreaker {
     /// When the breaker last opened, or last turned half-open.
     private var since: ContinuousClock.Instant
     private var probesInFlight = 0
+    private let logger: Logger?
 
     public init(
         target: String,
         policy: CallPolicy = .init(),
+        logger: Logger? = nil,
         now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
     ) {
         self.target = target
+        self.logger = logger
         self.failureThreshold = max(policy.failureThreshold, 1)
         self.failureWindow = max(policy.failureWindow, self.failureThreshold)
         self.openDuration = policy.openDuration
@@ -100,6 +107,7 @@ public actor CircuitBreaker {
             }
             move(to: .halfOpen)
             probesInFlight = 1
+            logger?.info("circuit half-open", metadata: ["target": "\(target)", "open_for": "\(elapsed)"])
         case .halfOpen:
             if probesInFlight >= halfOpenProbes, now() - since >= openPeriod {
                 // The probes never reported back; write them off rather than stay stuck.
@@ -114,24 +122,37 @@ public actor CircuitBreaker {
     }
 
     /// Records the outcome of an admitted call: `false` for a connection error, a timeout
-    /// or a 5xx; `true` for any answer, 4xx included.
-    public func record(success: Bool) {
+    /// or a 5xx; `true` for any answer, 4xx included. `failure` says what went wrong, for
+    /// the log line of the transition it causes.
+    public func record(success: Bool, failure: @autoclosure () -> String = "") {
         switch (state, success) {
         case (.closed, _):
             recent.append(success)
             if !success { failuresInWindow += 1 }
             if recent.count > failureWindow, !recent.removeFirst() { failuresInWindow -= 1 }
-            if failuresInWindow >= failureThreshold { move(to: .open) }
+            if failuresInWindow >= failureThreshold {
+                let failures = failuresInWindow, calls = recent.count
+                move(to: .open)
+                logger?.warning("circuit opened", metadata: [
+                    "target": "\(target)", "failed": "\(failures) of the last \(calls) calls", "last": "\(failure())",
+                    "probe_in": "\(openPeriod)",
+                ])
+            }
         case (.halfOpen, true):
             probeSuccesses += 1
             probesInFlight = max(probesInFlight - 1, 0)
             if probeSuccesses >= halfOpenProbes {
                 openPeriod = openDuration
+                let probing = now() - since
                 move(to: .closed)
+                logger?.info("circuit closed", metadata: ["target": "\(target)", "probes": "\(halfOpenProbes) succeeded in \(probing)"])
             }
         case (.halfOpen, false):
             openPeriod = min(openPeriod * 2, maxOpenDuration)
             move(to: .open)
+            logger?.warning("circuit opened again", metadata: [
+                "target": "\(target)", "probe": "\(failure())", "probe_in": "\(openPeriod)",
+            ])
         case (.open, _):
             break
         }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -141,11 +142,12 @@ public final class ServiceClient: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
-    public init(name: String, baseURL: String, policy: CallPolicy = .init(), httpClient: HTTPClient = ServiceClient.pooled) {
+    public init(name: String, baseURL: String, policy: CallPolicy = .init(), httpClient: HTTPClient = ServiceClient.pooled,
+                logger: Logger? = nil) {
         self.name = name
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.policy = policy
-        self.breaker = CircuitBreaker(target: name, policy: policy)
+        self.breaker = CircuitBreaker(target: name, policy: policy, logger: logger)
         self.bulkhead = Bulkhead(limit: policy.maxConcurrent, queueLimit: policy.queueLimit)
         self.httpClient = httpClient
     }
@@ -275,7 +277,7 @@ public final class ServiceClient: Sendable {
                 failure = Failure(error)
                 reached(failure.mayHaveReached)
             }
-            await breaker.record(success: false)
+            await breaker.record(success: false, failure: failure.reason(timeout: policy.timeout))
             guard attempt < attempts else { throw refusal(failure, retryAfter: await breaker.retryAfter) }
             try await LoopTimer.sleep(for: Backoff.delay(attempt: attempt, base: .milliseconds(50), cap: .milliseconds(500)))
             attempt += 1

@@ -108,7 +108,7 @@ public struct ServiceRuntime: Sendable {
         policy.maxOpenDuration = .milliseconds(setting("\(prefix)_BREAKER_MAX_OPEN_MS", default: defaults.maxOpenDuration.wholeMilliseconds))
         policy.halfOpenProbes = setting("\(prefix)_BREAKER_PROBES", default: defaults.halfOpenProbes)
         policy.retries = setting("\(prefix)_RETRIES", default: defaults.retries)
-        return ServiceClient(name: service, baseURL: setting("\(prefix)_URL", default: fallback), policy: policy)
+        return ServiceClient(name: service, baseURL: setting("\(prefix)_URL", default: fallback), policy: policy, logger: logger)
     }
 }
 

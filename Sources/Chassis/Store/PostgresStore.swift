@@ -128,67 +128,6 @@ public final class PostgresStore: Store {
         }
     }
 
-    /// Migrations, applied once per schema in order, under the schema's write lock so
-    /// replicas starting together do not race.
-    static let migrations: [(name: String, sql: @Sendable (Tables) -> [String])] = [
-        ("chassis-v1", { t in [
-            "CREATE TABLE \(t.documents) (collection TEXT NOT NULL, id BIGINT NOT NULL, body JSONB NOT NULL, PRIMARY KEY (collection, id))",
-            "CREATE TABLE \(t.sequences) (collection TEXT PRIMARY KEY, next BIGINT NOT NULL)",
-            """
-            CREATE TABLE \(t.outbox) (seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL, type TEXT NOT NULL, source TEXT NOT NULL,
-                                      time BIGINT NOT NULL, key TEXT NOT NULL, traceparent TEXT, payload TEXT NOT NULL, published_at BIGINT)
-            """,
-            "CREATE INDEX outbox_pending ON \(t.outbox) (seq) WHERE published_at IS NULL",
-            """
-            CREATE TABLE \(t.handled) (consumer TEXT NOT NULL, event_id TEXT NOT NULL, handled_at BIGINT NOT NULL,
-                                       PRIMARY KEY (consumer, event_id))
-            """,
-            "CREATE INDEX handled_age ON \(t.handled) (handled_at)",
-            "CREATE TABLE \(t.positions) (grp TEXT NOT NULL, part INTEGER NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (grp, part))",
-            """
-            CREATE TABLE \(t.deadLetters) (id BIGSERIAL PRIMARY KEY, grp TEXT NOT NULL, part INTEGER NOT NULL, position BIGINT NOT NULL,
-                                           envelope TEXT NOT NULL, error TEXT NOT NULL, attempts INTEGER NOT NULL, parked_at BIGINT NOT NULL)
-            """,
-        ] }),
-        ("chassis-v2-write-lock", { t in [
-            "CREATE TABLE \(t.writeLock) (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)",
-            "INSERT INTO \(t.writeLock) (id, version) VALUES (1, 0)",
-        ] }),
-    ]
-
-    /// Applies the migrations the schema lacks, in a transaction of its own under an
-    /// advisory lock on the schema's name (the write lock's row may not exist yet); it ends
-    /// by taking the write lock too, so it also waits for writers of running replicas.
-    private func migrate() async throws {
-        await writer.lock()
-        do {
-            let connection = try await openWriter()
-            do {
-                let schema = "\"\(schema)\""
-                try await run(connection, "BEGIN")
-                try await run(connection, "SELECT pg_advisory_xact_lock(hashtext(\(self.schema)))::text")
-                try await run(connection, "CREATE SCHEMA IF NOT EXISTS \(unescaped: schema)")
-                try await run(connection, "CREATE TABLE IF NOT EXISTS \(unescaped: schema).migrations (name TEXT PRIMARY KEY)")
-                let applied = try await rows(connection, "SELECT name FROM \(unescaped: schema).migrations").map { try $0.decode(String.self) }
-                for migration in Self.migrations where !applied.contains(migration.name) {
-                    for statement in migration.sql(tables) {
-                        try await run(connection, PostgresQuery(unsafeSQL: statement))
-                    }
-                    try await run(connection, "INSERT INTO \(unescaped: schema).migrations (name) VALUES (\(migration.name))")
-                }
-                _ = try await rows(connection, Prepared.WriteLock())
-                try await run(connection, "COMMIT")
-            } catch {
-                await rollBack(connection)
-                throw error
-            }
-        } catch {
-            await writer.unlock()
-            throw error
-        }
-        await writer.unlock()
-    }
-
     // MARK: Transactions
 
     /// How many writes one group commit may hold at most: a bound on how long the first of
@@ -290,7 +229,7 @@ public final class PostgresStore: Store {
     }
 
     /// The writer connection, opened (again) if there is none or the last one broke.
-    private func openWriter() async throws -> PostgresConnection {
+    func openWriter() async throws -> PostgresConnection {
         if let open = writerConnection.withLock({ $0 }), !open.isClosed { return open }
         do {
             let fresh = try await bounded("connect") { [configuration, logger] in
@@ -308,7 +247,7 @@ public final class PostgresStore: Store {
 
     /// Ends the transaction without its changes; a connection that cannot even roll back
     /// is dropped, which rolls back on the server.
-    private func rollBack(_ connection: PostgresConnection) async {
+    func rollBack(_ connection: PostgresConnection) async {
         if connection.isClosed { return dropWriter(connection) }
         do { try await run(connection, "ROLLBACK") } catch { dropWriter(connection) }
     }
@@ -394,51 +333,6 @@ public final class PostgresStore: Store {
     public func count(_ collection: String, matching filters: [FieldMatch]) async throws -> Int {
         let query = try DocumentQuery(filters: filters).validated()
         return try await read(PostgresSQL.count(tables, collection, query.filters)).first.map { Int(try $0.decode(Int64.self)) } ?? 0
-    }
-
-    // MARK: Outbox, dead letters, retention
-
-    public func pendingOutbox(limit: Int) async throws -> [OutboxEntry] {
-        try await read(Prepared.PendingOutbox(limit: Int64(limit)))
-    }
-
-    /// One statement from the pool, outside the writer: a group commit of its own would
-    /// cost `BEGIN`, the lock and `COMMIT` besides, and the writer's turn. Nothing needs it
-    /// serialized with writes: writers insert outbox rows and prune deletes published ones,
-    /// and this touches only unpublished rows that are already committed.
-    public func markPublished(_ sequences: [Int64]) async throws {
-        guard !sequences.isEmpty else { return }
-        _ = try await read(Prepared.MarkPublished(time: Clock.millis(), sequences: sequences))
-    }
-
-    /// One statement: the marks and the next read of the outbox.
-    public func markPublished(_ sequences: [Int64], thenPending limit: Int) async throws -> [OutboxEntry] {
-        guard !sequences.isEmpty else { return try await pendingOutbox(limit: limit) }
-        return try await read(Prepared.MarkThenPending(time: Clock.millis(), sequences: sequences, limit: Int64(limit)))
-    }
-
-    public func outboxBacklog() async throws -> Int {
-        try await read("SELECT count(*) FROM \(unescaped: tables.outbox) WHERE published_at IS NULL").first
-            .map { Int(try $0.decode(Int64.self)) } ?? 0
-    }
-
-    public func deadLetters(limit: Int) async throws -> [DeadLetter] {
-        try await read("""
-            SELECT id, grp, part, position, envelope, error, attempts, parked_at FROM \(unescaped: tables.deadLetters)
-            ORDER BY id LIMIT \(limit)
-            """).map(PostgresSQL.deadLetter)
-    }
-
-    public func prune(olderThan age: Duration) async throws -> PruneReport {
-        let cutoff = Clock.millis() - age.wholeMilliseconds
-        return try await write { tx in
-            let tx = tx as! PostgresTransaction
-            let outbox = try await tx.rows("""
-                DELETE FROM \(unescaped: tables.outbox) WHERE published_at IS NOT NULL AND published_at < \(cutoff) RETURNING 1
-                """).count
-            let handled = try await tx.rows("DELETE FROM \(unescaped: tables.handled) WHERE handled_at < \(cutoff) RETURNING 1").count
-            return PruneReport(outbox: outbox, handled: handled)
-        }
     }
 
     public func ping() async throws {

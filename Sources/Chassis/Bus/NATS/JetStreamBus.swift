@@ -113,7 +113,7 @@ public final class JetStreamBus: EventBus {
                 ("Msa-Type", envelope.type), ("Msa-Source", envelope.source), ("Msa-Time", String(envelope.time)), ("Msa-Key", envelope.key),
             ]
             if let traceparent = envelope.traceparent { headers.append(("traceparent", traceparent)) }
-            try await jetStream.publish(subject(envelope.partition(of: partitionCount)), payload: ByteBuffer(data: envelope.payload),
+            _ = try await jetStream.publish(subject(envelope.partition(of: partitionCount)), payload: ByteBuffer(data: envelope.payload),
                                         headers: headers, messageId: envelope.id)
         }
     }
