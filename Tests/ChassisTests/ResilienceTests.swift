@@ -21,7 +21,7 @@ extension ResilienceTests {
 
         func breaker() -> CircuitBreaker {
             let clock = clock
-            return CircuitBreaker(target: "payment", policy: policy) { clock.now }
+            return CircuitBreaker(target: "payment", policy: policy, now: { clock.now })
         }
 
         func openBreaker() async -> CircuitBreaker {
@@ -285,6 +285,29 @@ extension ResilienceTests {
             }
         }
 
+        /// A refused connection fails the call at once, not at the end of its timeout after
+        /// the pool tried again on its own backoff (which, reset only by a connection that
+        /// succeeds, kept a target that was back unused for seconds), and the first call
+        /// after the target is back connects.
+        @Test func aRefusedConnectionFailsAtOnceAndATargetBackOnItsPortIsUsedAtOnce() async throws {
+            let port = try await closedPort()
+            let client = ServiceClient(name: "target", baseURL: "http://127.0.0.1:\(port)",
+                                       policy: CallPolicy(timeout: .seconds(10), failureThreshold: 1000, failureWindow: 1000, retries: 0))
+            let started = ContinuousClock.now
+            for _ in 0..<20 {
+                await #expect(throws: Refusal.unavailable("target is unavailable: not reachable", retryAfterSeconds: 1)) {
+                    try await client.get("/ok")
+                }
+            }
+            #expect(ContinuousClock.now - started < .seconds(5), "20 refused connections, none waiting for its 10 s timeout")
+            let router = Router()
+            router.get("/ok") { _, _ in try JSONResponse.make(.ok, encoding: ["message": "hello"]) }
+            try await withLiveServer(router, port: port) { _ in
+                let answer = try await eventually("the first call after the target is back", timeout: .seconds(5)) { try? await client.get("/ok") }
+                #expect(answer.status == 200)
+            }
+        }
+
         @Test func idempotentCallsAreRetriedOnFailure() async throws {
             try await withTarget { target in
                 _ = try? await target.client(CallPolicy(retries: 1)).get("/broken")
@@ -359,6 +382,85 @@ extension ResilienceTests {
     }
 }
 
+// MARK: - Recovery follows the target's readiness
+
+extension ResilienceTests {
+    /// An open breaker asks the target's readiness endpoint and lets probes through as
+    /// soon as it says yes, long before the open period (a minute here) ends.
+    @Suite struct Readiness {
+        let policy = CallPolicy(failureThreshold: 1, openDuration: .seconds(60), retries: 0, readinessInterval: .milliseconds(50))
+
+        @Test func aTargetThatSaysItIsReadyIsCalledAgainBeforeTheOpenPeriodEnds() async throws {
+            let target = Recovering()
+            try await withLiveServer(target.router) { port in
+                let client = ServiceClient(name: "target", baseURL: "http://127.0.0.1:\(port)", policy: policy)
+                await #expect(throws: Refusal.self) { try await client.get("/work") }
+                #expect(await client.breaker.state == .open)
+                try await eventually("the open breaker asking for readiness") { target.readinessAsked >= 3 }
+                await #expect(throws: Refusal.self) { try await client.get("/work") }
+                #expect(target.work == 1, "not ready: no call went through")
+
+                target.up.withLock { $0 = true }
+                let answer = try await eventually("a call through again") { try? await client.get("/work") }
+                #expect(answer.status == 200)
+            }
+        }
+
+        @Test func aTargetWithoutReadinessIsLeftToTheOpenPeriod() async throws {
+            let target = Recovering(hasReadiness: false)
+            try await withLiveServer(target.router) { port in
+                let client = ServiceClient(name: "target", baseURL: "http://127.0.0.1:\(port)", policy: policy)
+                await #expect(throws: Refusal.self) { try await client.get("/work") }
+                target.up.withLock { $0 = true }
+                try await eventually("the open breaker asking for readiness") { target.readinessAsked >= 1 }
+                let refusal = await #expect(throws: Refusal.self) { try await client.get("/work") }
+                #expect(refusal?.message == "target is unavailable: circuit open")
+                #expect(target.work == 1)
+            }
+        }
+
+        @Test func noReadinessPathMeansTheOpenPeriodAloneDecides() async throws {
+            let target = Recovering()
+            var policy = policy
+            policy.readinessPath = nil
+            try await withLiveServer(target.router) { port in
+                let client = ServiceClient(name: "target", baseURL: "http://127.0.0.1:\(port)", policy: policy)
+                await #expect(throws: Refusal.self) { try await client.get("/work") }
+                target.up.withLock { $0 = true }
+                // The breaker asks nothing: whatever it would learn, it learns from a call.
+                await #expect(throws: Refusal.self) { try await client.get("/work") }
+                #expect(target.readinessAsked == 0)
+            }
+        }
+    }
+
+    /// A target that is down (500, readiness 503) until the test brings it up.
+    final class Recovering: Sendable {
+        let up = Mutex(false)
+        private let counts = Mutex((work: 0, readiness: 0))
+        let hasReadiness: Bool
+
+        init(hasReadiness: Bool = true) { self.hasReadiness = hasReadiness }
+
+        var work: Int { counts.withLock { $0.work } }
+        var readinessAsked: Int { counts.withLock { $0.readiness } }
+
+        var router: Router<BasicRequestContext> {
+            let router = Router()
+            router.get("/work") { _, _ -> Response in
+                self.counts.withLock { $0.work += 1 }
+                return Response(status: self.up.withLock { $0 } ? .ok : .internalServerError)
+            }
+            router.get("/actuator/health/readiness") { _, _ -> Response in
+                self.counts.withLock { $0.readiness += 1 }
+                guard self.hasReadiness else { return Response(status: .notFound) }
+                return Response(status: self.up.withLock { $0 } ? .ok : .serviceUnavailable)
+            }
+            return router
+        }
+    }
+}
+
 // MARK: - Fixtures
 
 /// A clock the test moves by hand, so breaker timing needs no sleeping.
@@ -393,7 +495,8 @@ private struct Target: Sendable {
     struct Counting<Context: RequestContext>: RouterMiddleware {
         let counter: Counter
         func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-            counter.increment()
+            // An open breaker asks for readiness (404 here): that is not a call.
+            if !request.uri.path.hasPrefix("/actuator/") { counter.increment() }
             return try await next(request, context)
         }
     }

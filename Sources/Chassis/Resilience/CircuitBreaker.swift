@@ -30,6 +30,15 @@ import Logging
 ///   good; an admitted call that was never sent gives its place back (``release()``).
 /// - Results recorded while open are ignored: they come from calls admitted before it
 ///   opened and say nothing about the target's recovery.
+/// - **readiness**: given a way to ask the target whether it is ready (its
+///   `/actuator/health/readiness`, see ``ServiceClient``), an open breaker asks every
+///   `readinessInterval` and turns half-open as soon as the answer is yes, whatever is
+///   left of its open period: a target that was away for ten seconds is used again within
+///   a fraction of a second of its return, not at the next probe of a period that grew to
+///   eight seconds while it was away. A "no" or no answer changes nothing (the open period
+///   still lets its probes through when it ends, so a readiness check that is wrong can
+///   only delay recovery to what it would have been without it); a target with no such
+///   endpoint (404) is not asked again until the breaker opens next time.
 ///
 /// Each transition is reported as `msa_circuit_breaker_state{target}` (0 closed,
 /// 1 half-open, 2 open) and logged with what caused it (the failure that opened it, the
@@ -38,6 +47,13 @@ import Logging
 public actor CircuitBreaker {
     public enum State: Sendable, Equatable {
         case closed, open, halfOpen
+    }
+
+    /// What a target says when asked whether it is ready.
+    public enum Readiness: Sendable, Equatable {
+        case ready, notReady
+        /// The target has no readiness endpoint: only the open period counts.
+        case unknown
     }
 
     /// Thrown by ``acquire()`` when the breaker admits no call now.
@@ -70,19 +86,29 @@ public actor CircuitBreaker {
     /// The outcomes of the last `failureWindow` calls while closed, oldest first.
     private var recent: [Bool] = []
     private var failuresInWindow = 0
-    /// When the breaker last opened, or last turned half-open.
+    /// When the breaker last opened, or last turned half-open; moved back when the
+    /// target's readiness ends an open period early.
     private var since: ContinuousClock.Instant
+    /// When the breaker last opened, for the log.
+    private var openedAt: ContinuousClock.Instant
     private var probesInFlight = 0
     private let logger: Logger?
+    private let readiness: (@Sendable () async -> Readiness)?
+    private let readinessInterval: Duration
+    /// Whether a task is asking the target for its readiness now.
+    private var watching = false
 
     public init(
         target: String,
         policy: CallPolicy = .init(),
         logger: Logger? = nil,
+        readiness: (@Sendable () async -> Readiness)? = nil,
         now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
     ) {
         self.target = target
         self.logger = logger
+        self.readiness = readiness
+        self.readinessInterval = policy.readinessInterval
         self.failureThreshold = max(policy.failureThreshold, 1)
         self.failureWindow = max(policy.failureWindow, self.failureThreshold)
         self.openDuration = policy.openDuration
@@ -91,6 +117,7 @@ public actor CircuitBreaker {
         self.halfOpenProbes = max(policy.halfOpenProbes, 1)
         self.now = now
         self.since = now()
+        self.openedAt = since
         ChassisMetrics.shared.breaker(target: target, state: 0)
     }
 
@@ -105,9 +132,10 @@ public actor CircuitBreaker {
             guard elapsed >= openPeriod else {
                 throw Rejected(target: target, state: .open, reopensIn: openPeriod - elapsed)
             }
+            let openFor = now() - openedAt
             move(to: .halfOpen)
             probesInFlight = 1
-            logger?.info("circuit half-open", metadata: ["target": "\(target)", "open_for": "\(elapsed)"])
+            logger?.info("circuit half-open", metadata: ["target": "\(target)", "open_for": "\(openFor)"])
         case .halfOpen:
             if probesInFlight >= halfOpenProbes, now() - since >= openPeriod {
                 // The probes never reported back; write them off rather than stay stuck.
@@ -178,5 +206,40 @@ public actor CircuitBreaker {
         probesInFlight = 0
         probeSuccesses = 0
         ChassisMetrics.shared.breaker(target: target, state: next == .closed ? 0 : next == .halfOpen ? 1 : 2)
+        if next == .open {
+            openedAt = since
+            watchReadiness()
+        }
+    }
+
+    /// Starts asking the target whether it is ready, unless a task already does. The task
+    /// lives while the breaker is open, and no longer.
+    private func watchReadiness() {
+        guard let readiness, !watching else { return }
+        watching = true
+        Task { await self.watch(readiness) }
+    }
+
+    private func watch(_ readiness: @Sendable () async -> Readiness) async {
+        defer { watching = false }
+        while state == .open {
+            guard (try? await LoopTimer.sleep(for: readinessInterval)) != nil, state == .open else { return }
+            switch await readiness() {
+            case .ready:
+                guard state == .open else { return }
+                let elapsed = now() - since
+                if elapsed < openPeriod {
+                    since = now() - openPeriod  // the next acquire() turns half-open
+                    logger?.info("circuit ends its open period early: the target is ready", metadata: [
+                        "target": "\(target)", "open_for": "\(elapsed)",
+                    ])
+                }
+                return
+            case .notReady:
+                continue
+            case .unknown:
+                return
+            }
+        }
     }
 }

@@ -86,6 +86,7 @@ public struct ServiceRuntime: Sendable {
     /// | `<SERVICE>_BREAKER_MAX_OPEN_MS` (30000) | the longest open period |
     /// | `<SERVICE>_BREAKER_PROBES` (3) | probe calls half-open admits; their successes close it |
     /// | `<SERVICE>_RETRIES` (1) | extra attempts of an idempotent call |
+    /// | `<SERVICE>_READINESS_PATH` (`/actuator/health/readiness`) | asked while the breaker is open, which lets probes through as soon as the target says it is ready; `none`: the open period alone decides |
     ///
     /// One client per target and process: every caller of `service` in this service shares
     /// its breaker and bulkhead, so what one caller learns about the target (it is down)
@@ -108,6 +109,8 @@ public struct ServiceRuntime: Sendable {
         policy.maxOpenDuration = .milliseconds(setting("\(prefix)_BREAKER_MAX_OPEN_MS", default: defaults.maxOpenDuration.wholeMilliseconds))
         policy.halfOpenProbes = setting("\(prefix)_BREAKER_PROBES", default: defaults.halfOpenProbes)
         policy.retries = setting("\(prefix)_RETRIES", default: defaults.retries)
+        let readiness = setting("\(prefix)_READINESS_PATH", default: defaults.readinessPath ?? "none")
+        policy.readinessPath = readiness == "none" ? nil : readiness.hasPrefix("/") ? readiness : "/" + readiness
         return ServiceClient(name: service, baseURL: setting("\(prefix)_URL", default: fallback), policy: policy, logger: logger)
     }
 }
