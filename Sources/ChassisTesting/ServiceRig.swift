@@ -11,7 +11,7 @@ import Testing
 /// events did.
 public struct ServiceRig: Sendable {
     public let host: ServiceHost
-    public let store: SQLiteStore
+    public let store: any Store
     public let client: any TestClientProtocol
 
     // MARK: Requests
@@ -51,7 +51,9 @@ public struct ServiceRig: Sendable {
 
     /// Every document of the service and every event in its outbox (no relay runs here,
     /// so the outbox holds everything the service ever published).
+    /// Reads the SQLite store only (it lists its collections).
     public func snapshot() async throws -> Snapshot {
+        guard let store = store as? SQLiteStore else { throw ConformanceFailure("a snapshot lists the collections of a SQLite store") }
         var documents: [String: [StoredDocument]] = [:]
         for collection in try await store.collections() {
             documents[collection] = try await store.documents(collection, DocumentQuery(limit: 100_000))
@@ -108,17 +110,24 @@ public func withService(_ definition: ServiceDefinition, system: String, environ
     try await withTemporaryDirectory { directory in
         let store = try directory.makeSQLiteStore(service: definition.name)
         let log = try directory.makeSQLiteLog()
-        let settings = HostSettings(system: system, port: 0, dataDirectory: directory.path, environment: environment)
         do {
-            let host = try ServiceHost(definition, settings: settings, store: store, bus: log, logger: quietLogger)
-            let app = Application(router: host.router(), logger: quietLogger)
-            try await app.test(.router) { client in try await body(ServiceRig(host: host, store: store, client: client)) }
+            try await withService(definition, system: system, environment: environment, store: store, bus: log, body)
         } catch {
             try? await store.close()
             throw error
         }
         try await store.close()
     }
+}
+
+/// Hosts `definition` on the given store and bus (a test's PostgreSQL schema and
+/// JetStream stream, say), which stay open: their owner closes them.
+public func withService(_ definition: ServiceDefinition, system: String, environment: [String: String] = [:],
+                        store: any Store, bus: any EventBus, _ body: @Sendable (ServiceRig) async throws -> Void) async throws {
+    let settings = HostSettings(system: system, port: 0, dataDirectory: FileManager.default.temporaryDirectory.path, environment: environment)
+    let host = try ServiceHost(definition, settings: settings, store: store, bus: bus, logger: quietLogger)
+    let app = Application(router: host.router(), logger: quietLogger)
+    try await app.test(.router) { client in try await body(ServiceRig(host: host, store: store, client: client)) }
 }
 
 extension JSONValue {

@@ -19,8 +19,8 @@ import Testing
         var id: Int64?
     }
 
-    @Test func aCallTheTargetAcceptsCommitsTheChangeAndLeavesNothingPending() async throws {
-        try await withGate { gate, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func aCallTheTargetAcceptsCommitsTheChangeAndLeavesNothingPending(_ backend: Rig.Backend) async throws {
+        try await withGate(backend) { gate, ledger, runtime async throws in
             let booking = try await gate.book(in: runtime.store)
 
             #expect(booking.id == 1)
@@ -30,8 +30,8 @@ import Testing
         }
     }
 
-    @Test func aLocalRefusalWritesNothingAndSendsNothing() async throws {
-        try await withGate(ledger: Ledger(.failing), environment: ["LEDGER_BREAKER_FAILURES": "1", "LEDGER_BREAKER_OPEN_MS": "60000"]) { gate, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func aLocalRefusalWritesNothingAndSendsNothing(_ backend: Rig.Backend) async throws {
+        try await withGate(backend, ledger: Ledger(.failing), environment: ["LEDGER_BREAKER_FAILURES": "1", "LEDGER_BREAKER_OPEN_MS": "60000"]) { gate, ledger, runtime async throws in
             await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) }
             let undo = try await runtime.store.count("pendingCalls", matching: [])
             let sent = ledger.requests
@@ -45,8 +45,8 @@ import Testing
         }
     }
 
-    @Test func aCallThatTimesOutIsUndoneByTheJob() async throws {
-        try await withGate(ledger: Ledger(.hanging), environment: ["LEDGER_TIMEOUT_MS": "250", "LEDGER_RETRIES": "0"]) { gate, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func aCallThatTimesOutIsUndoneByTheJob(_ backend: Rig.Backend) async throws {
+        try await withGate(backend, ledger: Ledger(.hanging), environment: ["LEDGER_TIMEOUT_MS": "250", "LEDGER_RETRIES": "0"]) { gate, ledger, runtime async throws in
             let refusal = await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) }
             #expect(refusal?.status == 503)
             #expect(try await runtime.store.count("pendingCalls", matching: [FieldMatch("state", "undo")]) == 1)
@@ -60,8 +60,8 @@ import Testing
         }
     }
 
-    @Test func theTargetsRefusalIsPassedOnWithNothingToUndo() async throws {
-        try await withGate(ledger: Ledger(.refusing)) { gate, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func theTargetsRefusalIsPassedOnWithNothingToUndo(_ backend: Rig.Backend) async throws {
+        try await withGate(backend, ledger: Ledger(.refusing)) { gate, ledger, runtime async throws in
             let refusal = await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) }
 
             #expect(refusal == .conflict("ledger refused: no such account"))
@@ -71,8 +71,8 @@ import Testing
         }
     }
 
-    @Test func aChangeThatFailsAfterTheTargetAgreedIsUndone() async throws {
-        try await withGate { gate, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func aChangeThatFailsAfterTheTargetAgreedIsUndone(_ backend: Rig.Backend) async throws {
+        try await withGate(backend) { gate, ledger, runtime async throws in
             await #expect(throws: Refusal.conflict("the room was taken meanwhile")) {
                 try await gate.call.perform(in: runtime.store) { tx in Hold(key: try await tx.nextId(Booking.collection)) } commit: { _, _, _ in
                     throw Refusal.conflict("the room was taken meanwhile")
@@ -88,8 +88,8 @@ import Testing
     /// The caller is stuck past its deadline (or crashed): the job takes the call over and
     /// undoes it, and the caller's commit, when it finally comes, fails instead of
     /// committing a change whose call was undone.
-    @Test func aCallerPastItsDeadlineIsUndoneAndItsLateCommitFails() async throws {
-        try await withGate(ledger: Ledger(.holding)) { gate, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func aCallerPastItsDeadlineIsUndoneAndItsLateCommitFails(_ backend: Rig.Backend) async throws {
+        try await withGate(backend, ledger: Ledger(.holding)) { gate, ledger, runtime async throws in
             let late = Task { try await gate.book(in: runtime.store) }
             try await eventually("the call reached the ledger") { ledger.holds == [1] }
 
@@ -105,8 +105,8 @@ import Testing
         }
     }
 
-    @Test func oneCallPerKeyIsInFlightAtATime() async throws {
-        try await withGate(ledger: Ledger(.holding)) { gate, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func oneCallPerKeyIsInFlightAtATime(_ backend: Rig.Backend) async throws {
+        try await withGate(backend, ledger: Ledger(.holding)) { gate, ledger, runtime async throws in
             let first = Task { try await gate.book(in: runtime.store, key: "room-7") }
             try await eventually("the first call reached the ledger") { ledger.holds.count == 1 }
 
@@ -119,8 +119,8 @@ import Testing
         }
     }
 
-    @Test func anUndoIsRetriedUntilTheTargetTakesIt() async throws {
-        try await withGate(ledger: Ledger(.hanging), environment: ["LEDGER_TIMEOUT_MS": "250", "LEDGER_RETRIES": "0"]) { gate, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func anUndoIsRetriedUntilTheTargetTakesIt(_ backend: Rig.Backend) async throws {
+        try await withGate(backend, ledger: Ledger(.hanging), environment: ["LEDGER_TIMEOUT_MS": "250", "LEDGER_RETRIES": "0"]) { gate, ledger, runtime async throws in
             await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) }
             ledger.behave(.failing)
             #expect(try await runtime.undoPendingCalls() == 0)
@@ -139,9 +139,9 @@ import Testing
 extension GatedCallTests {
     /// A slow target is undone at the job's rate, not at its latency: the undos of one
     /// round are in flight together (the ledger answers none until all four arrived).
-    @Test func theUndosOfOneRoundAreSentConcurrently() async throws {
+    @Test(arguments: Rig.backends) func theUndosOfOneRoundAreSentConcurrently(_ backend: Rig.Backend) async throws {
         let environment = ["LEDGER_TIMEOUT_MS": "15000", "LEDGER_RETRIES": "0", "LEDGER_UNDO_PER_SECOND": "100"]
-        try await withGate(ledger: Ledger(.failing), environment: environment) { gate, ledger, runtime async throws in
+        try await withGate(backend, ledger: Ledger(.failing), environment: environment) { gate, ledger, runtime async throws in
             // A 5xx is an unknown outcome: each call is queued for undoing.
             for _ in 1...4 { await #expect(throws: Refusal.self) { try await gate.book(in: runtime.store) } }
             #expect(try await runtime.store.count("pendingCalls", matching: [FieldMatch("state", "undo")]) == 4)
@@ -248,11 +248,9 @@ final class Ledger: Sendable {
     }
 }
 
-private func withGate(ledger: Ledger = Ledger(), environment: [String: String] = [:],
+private func withGate(_ backend: Rig.Backend, ledger: Ledger = Ledger(), environment: [String: String] = [:],
                       _ body: @Sendable (BookingPort, Ledger, ServiceRuntime) async throws -> Void) async throws {
-    try await withTemporaryDirectory { directory in
-        let store = try directory.makeSQLiteStore(service: "booking")
-        let log = try directory.makeSQLiteLog()
+    try await withStoreAndBus(backend, service: "booking") { store, log in
         try await withLiveServer(ledger.router) { port in
             let runtime = ServiceRuntime(name: "booking", store: store, bus: log,
                                          // A timeout no busy machine reaches, unless a test sets its own.
@@ -264,6 +262,5 @@ private func withGate(ledger: Ledger = Ledger(), environment: [String: String] =
                                          undo: { hold in .post("/holds/\(hold.key)/release") })
             try await body(BookingPort(call: call), ledger, runtime)
         }
-        try await store.close()
     }
 }

@@ -53,8 +53,8 @@ import Testing
             try await tx.save(Delivery(id: delivery.id, note: event.note))
         }
 
-    @Test func theChangeCommitsOnlyOnceTheTargetAgreed() async throws {
-        try await withOrders { rig, ledger in
+    @Test(arguments: Rig.backends) func theChangeCommitsOnlyOnceTheTargetAgreed(_ backend: Rig.Backend) async throws {
+        try await withOrders(backend) { rig, ledger in
             try await rig.deliver(OrderAccepted(orderId: 1), from: "order")
             #expect(try await rig.store.get(Delivery.self, id: 1) == nil, "queued, not yet called")
             #expect(ledger.holds.isEmpty)
@@ -68,8 +68,8 @@ import Testing
         }
     }
 
-    @Test func aKeysLaterEventsWaitBehindItWhileOtherKeysGoOn() async throws {
-        try await withOrders(ledger: Ledger(.failing)) { rig, ledger in
+    @Test(arguments: Rig.backends) func aKeysLaterEventsWaitBehindItWhileOtherKeysGoOn(_ backend: Rig.Backend) async throws {
+        try await withOrders(backend, ledger: Ledger(.failing)) { rig, ledger in
             try await rig.deliver(OrderAccepted(orderId: 1), from: "order")
             try await rig.deliver(OrderNoted(orderId: 1, note: "fragile"), from: "order")
             try await rig.deliver(OrderNoted(orderId: 2, note: "other key"), from: "order")
@@ -88,8 +88,8 @@ import Testing
         }
     }
 
-    @Test func aCallTheTargetRefusesIsParkedAfterTheRetryLimitAndTheKeyGoesOn() async throws {
-        try await withOrders(ledger: Ledger(.refusing)) { rig, ledger in
+    @Test(arguments: Rig.backends) func aCallTheTargetRefusesIsParkedAfterTheRetryLimitAndTheKeyGoesOn(_ backend: Rig.Backend) async throws {
+        try await withOrders(backend, ledger: Ledger(.refusing)) { rig, ledger in
             try await rig.deliver(OrderAccepted(orderId: 1), from: "order")
             try await rig.deliver(OrderNoted(orderId: 1, note: "after"), from: "order")
 
@@ -111,8 +111,8 @@ import Testing
         }
     }
 
-    @Test func aPolicyThatNeedsNoCallCommitsWhatItDecided() async throws {
-        try await withOrders { rig, ledger in
+    @Test(arguments: Rig.backends) func aPolicyThatNeedsNoCallCommitsWhatItDecided(_ backend: Rig.Backend) async throws {
+        try await withOrders(backend) { rig, ledger in
             try await rig.deliver(OrderAccepted(orderId: 101), from: "order")
             try await rig.host.runQueuedEvents()
 
@@ -123,13 +123,16 @@ import Testing
     }
 }
 
-/// A service whose policies are ``GatedPolicyTests/policies``, on the router-harness rig,
-/// its ledger on a live port.
-private func withOrders(ledger: Ledger = Ledger(), _ body: @Sendable (ServiceRig, Ledger) async throws -> Void) async throws {
+/// A service whose policies are ``GatedPolicyTests/policies``, on the router-harness rig
+/// with the backend's store and bus, its ledger on a live port.
+private func withOrders(_ backend: Rig.Backend, ledger: Ledger = Ledger(), _ body: @Sendable (ServiceRig, Ledger) async throws -> Void) async throws {
     try await withLiveServer(ledger.router) { port in
         let definition = ServiceDefinition(name: "delivery", policies: GatedPolicyTests.policies) { _, _ in }
-        try await withService(definition, system: "orders", environment: ["LEDGER_URL": "http://127.0.0.1:\(port)", "LEDGER_RETRIES": "0", "LEDGER_TIMEOUT_MS": "5000"]) { rig in
-            try await body(rig, ledger)
+        let environment = ["LEDGER_URL": "http://127.0.0.1:\(port)", "LEDGER_RETRIES": "0", "LEDGER_TIMEOUT_MS": "5000"]
+        try await withStoreAndBus(backend, service: "delivery") { store, bus in
+            try await withService(definition, system: "orders", environment: environment, store: store, bus: bus) { rig in
+                try await body(rig, ledger)
+            }
         }
     }
 }

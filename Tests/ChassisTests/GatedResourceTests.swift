@@ -30,8 +30,8 @@ import Testing
             .deleting(gatedBy: call) { wallet in GatedCallTests.Hold(key: wallet.id!) }
     }
 
-    @Test func aGatedChangeCommitsOnlyAfterTheTargetAgreed() async throws {
-        try await withWallets { api, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func aGatedChangeCommitsOnlyAfterTheTargetAgreed(_ backend: Rig.Backend) async throws {
+        try await withWallets(backend) { api, ledger, runtime async throws in
             let store = runtime.store
             let answer = try await api.send(.PATCH, "/wallets/1", json: Data(#"{"status":"Exchanged"}"#.utf8), idempotent: false)
 
@@ -42,8 +42,8 @@ import Testing
         }
     }
 
-    @Test func aChangeNeedingNoCallIsAPlainChange() async throws {
-        try await withWallets { api, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func aChangeNeedingNoCallIsAPlainChange(_ backend: Rig.Backend) async throws {
+        try await withWallets(backend) { api, ledger, runtime async throws in
             let store = runtime.store
             let answer = try await api.send(.PATCH, "/wallets/1", json: Data(#"{"note":"birthday"}"#.utf8), idempotent: false)
 
@@ -53,8 +53,8 @@ import Testing
         }
     }
 
-    @Test func anIllegalGatedChangeIsRefusedBeforeAnythingIsSent() async throws {
-        try await withWallets(status: "Exchanged") { api, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func anIllegalGatedChangeIsRefusedBeforeAnythingIsSent(_ backend: Rig.Backend) async throws {
+        try await withWallets(backend, status: "Exchanged") { api, ledger, runtime async throws in
             let store = runtime.store
             let answer = try await api.send(.PATCH, "/wallets/1", json: Data(#"{"status":"Exchanged"}"#.utf8), idempotent: false)
 
@@ -64,8 +64,8 @@ import Testing
         }
     }
 
-    @Test func aTargetThatCannotAnswerLeavesTheEntityAsItWas() async throws {
-        try await withWallets(ledger: Ledger(.failing)) { api, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func aTargetThatCannotAnswerLeavesTheEntityAsItWas(_ backend: Rig.Backend) async throws {
+        try await withWallets(backend, ledger: Ledger(.failing)) { api, ledger, runtime async throws in
             let store = runtime.store
             let answer = try await api.send(.PATCH, "/wallets/1", json: Data(#"{"status":"Exchanged"}"#.utf8), idempotent: false)
 
@@ -74,8 +74,8 @@ import Testing
         }
     }
 
-    @Test func twoConcurrentGatedChangesOfOneEntitySendOneCall() async throws {
-        try await withWallets(ledger: Ledger(.holding)) { api, ledger, _ async throws in
+    @Test(arguments: Rig.backends) func twoConcurrentGatedChangesOfOneEntitySendOneCall(_ backend: Rig.Backend) async throws {
+        try await withWallets(backend, ledger: Ledger(.holding)) { api, ledger, _ async throws in
             let exchange = Data(#"{"status":"Exchanged"}"#.utf8)
             let first = Task { try await api.send(.PATCH, "/wallets/1", json: exchange, idempotent: false) }
             try await eventually("the first exchange reached the ledger") { ledger.holds.count == 1 }
@@ -92,8 +92,8 @@ import Testing
         }
     }
 
-    @Test func aGatedDeletionRemovesTheEntityOnlyAfterTheTargetAgreed() async throws {
-        try await withWallets(ledger: Ledger(.failing)) { api, ledger, runtime async throws in
+    @Test(arguments: Rig.backends) func aGatedDeletionRemovesTheEntityOnlyAfterTheTargetAgreed(_ backend: Rig.Backend) async throws {
+        try await withWallets(backend, ledger: Ledger(.failing)) { api, ledger, runtime async throws in
             let store = runtime.store
             #expect(try await api.send(.DELETE, "/wallets/1", idempotent: false).status == 503)
             #expect(try await store.get(Wallet.self, id: 1) != nil)
@@ -129,11 +129,9 @@ struct Plain: Sendable {
     }
 }
 
-private func withWallets(ledger: Ledger = Ledger(), status: String = "Pending",
+private func withWallets(_ backend: Rig.Backend, ledger: Ledger = Ledger(), status: String = "Pending",
                          _ body: @Sendable (Plain, Ledger, ServiceRuntime) async throws -> Void) async throws {
-    try await withTemporaryDirectory { directory in
-        let store = try directory.makeSQLiteStore(service: "wallet")
-        let log = try directory.makeSQLiteLog()
+    try await withStoreAndBus(backend, service: "wallet") { store, log in
         _ = try await store.write { tx in try await tx.save(GatedResourceTests.Wallet(id: 1, status: status)) }
         try await withLiveServer(ledger.router) { ledgerPort in
             let runtime = ServiceRuntime(name: "wallet", store: store, bus: log, environment: ["LEDGER_URL": "http://127.0.0.1:\(ledgerPort)", "LEDGER_TIMEOUT_MS": "5000"],
@@ -147,6 +145,5 @@ private func withWallets(ledger: Ledger = Ledger(), status: String = "Pending",
                 try await body(Plain(base: "http://127.0.0.1:\(port)"), ledger, runtime)
             }
         }
-        try await store.close()
     }
 }

@@ -109,14 +109,31 @@ func withRig<T>(_ backend: Rig.Backend = .embedded, partitions: Int = 4, _ body:
             throw error
         }
     }
+    return try await withStoreAndBus(backend, service: Rig.group, partitions: partitions) { store, log in
+        try await run(Rig(store: store, log: log))
+    }
+}
+
+/// A service's store and its system's bus on `backend` — SQLite files in a temporary
+/// directory, or a fresh PostgreSQL schema and JetStream stream — removed afterwards.
+func withStoreAndBus<T>(_ backend: Rig.Backend, service: String, partitions: Int = 4,
+                        _ body: (any Store, any EventBus) async throws -> T) async throws -> T {
     switch backend {
     case .embedded:
         return try await withTemporaryDirectory { directory in
-            try await run(Rig(store: directory.makeSQLiteStore(service: Rig.group), log: directory.makeSQLiteLog(partitions: partitions)))
+            let store = try directory.makeSQLiteStore(service: service)
+            do {
+                let result = try await body(store, directory.makeSQLiteLog(partitions: partitions))
+                try await store.close()
+                return result
+            } catch {
+                try? await store.close()
+                throw error
+            }
         }
     case .production:
-        return try await withPostgresStore(service: Rig.group) { store in
-            try await withJetStreamBus(partitions: partitions) { bus in try await run(Rig(store: store, log: bus)) }
+        return try await withPostgresStore(service: service) { store in
+            try await withJetStreamBus(partitions: partitions) { bus in try await body(store, bus) }
         }
     }
 }
