@@ -88,6 +88,42 @@ import Testing
         @Test func aBodyThatIsNotAnObjectIsABadRequest() {
             #expect(refusal("[1, 2]")?.status == 400)
         }
+
+        /// Numeric strings follow JSON's number syntax: no hexadecimal, no infinities, no
+        /// NaN, nothing beyond a double (these were 500s, or 201 with `"0x4E20"` as 20000).
+        @Test(arguments: ["1e309", "-1e309", "Infinity", "-Infinity", "inf", "NaN", "nan", "0x4E20", "+5", "01", "1.", ".5", "1e", "1_000", "", " ", "5 5"])
+        func aStringThatIsNoJSONNumberIsABadRequestNamingTheField(_ text: String) {
+            let refusal = refusal(#"{"price": "\#(text)", "customer": "andy"}"#)
+            #expect(refusal?.status == 400)
+            #expect(refusal?.field == "price")
+        }
+
+        @Test(arguments: ["1e309", "-1e309", "Infinity", "NaN", "0x4E20"])
+        func theSameStringsForAFloatingPointFieldAreRefusedToo(_ text: String) {
+            let refusal = #expect(throws: Refusal.self) { try JSON.decode(Rate.self, from: Data(#"{"rate": "\#(text)"}"#.utf8)) }
+            #expect(refusal?.status == 400)
+            #expect(refusal?.field == "rate")
+        }
+
+        @Test func aNumberBeyondTheFieldsTypeIsABadRequestNamingTheField() {
+            for text in [#""1e20""#, "1e20", #""-9.3e18""#] {
+                let refusal = refusal(#"{"price": \#(text), "customer": "andy"}"#)
+                #expect(refusal?.status == 400, "\(text)")
+                #expect(refusal?.field == "price", "\(text)")
+            }
+        }
+
+        @Test func aLiteralBeyondADoubleIsABadRequest() {
+            #expect(refusal(#"{"price": 1e309, "customer": "andy"}"#)?.status == 400)
+        }
+    }
+
+    struct Rate: Codable, Equatable { var rate: Double }
+
+    @Test func numericStringsInJSONSyntaxAreAcceptedForFloatingPointFields() throws {
+        for (text, value) in [("0", 0.0), ("-0", 0), ("12.5", 12.5), ("1e3", 1000), ("1E+3", 1000), ("-1.5e-3", -0.0015), (" 20 ", 20)] {
+            #expect(try decode(Rate.self, #"{"rate": "\#(text)"}"#) == Rate(rate: value), "\(text)")
+        }
     }
 
     @Suite struct MergePatch {

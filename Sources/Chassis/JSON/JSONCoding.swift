@@ -34,6 +34,11 @@ public enum JSON {
     /// string (httpie sends `price=20000` as `"20000"`), a string field accepts a number,
     /// unknown fields are ignored. A value that cannot be coerced is a 400 naming its field.
     ///
+    /// A numeric string is read with JSON's own number syntax (``isJSONNumber(_:)``),
+    /// surrounding spaces aside, as Jackson reads one: `"0x4E20"`, `"Infinity"`, `"NaN"`,
+    /// `"1e309"` (beyond a double) and `"+5"` are not numbers, and a number beyond the
+    /// field's type (`"1e20"` for an integer) is a 400 naming the field, never a 500.
+    ///
     /// Coercion is driven by the decoder's own type errors: each mismatch at a path whose
     /// value can be converted is converted and decoding runs again, so the rules live in one
     /// place and no per-type schema is needed.
@@ -85,13 +90,39 @@ public enum JSON {
         case .string(let s):
             let trimmed = s.trimmingCharacters(in: .whitespaces)
             if expected == Bool.self, let b = Bool(trimmed) { return (path, .bool(b)) }
-            if let n = Double(trimmed), expected != String.self { return (path, .number(n)) }
+            if expected != String.self, isJSONNumber(trimmed), let n = Double(trimmed), n.isFinite { return (path, .number(n)) }
             return nil
         case .number, .bool:
             return expected == String.self ? (path, .string(found.stringValue ?? "")) : nil
         default:
             return nil
         }
+    }
+
+    /// Whether `text` is a number as JSON writes one: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    static func isJSONNumber(_ text: String) -> Bool {
+        var bytes = text.utf8[...]
+        func digits() -> Int {
+            let count = bytes.prefix { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }.count
+            bytes = bytes.dropFirst(count)
+            return count
+        }
+        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        if bytes.first == UInt8(ascii: "0") {
+            bytes = bytes.dropFirst()
+        } else if digits() == 0 {
+            return false
+        }
+        if bytes.first == UInt8(ascii: ".") {
+            bytes = bytes.dropFirst()
+            guard digits() > 0 else { return false }
+        }
+        if bytes.first == UInt8(ascii: "e") || bytes.first == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if bytes.first == UInt8(ascii: "+") || bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+            guard digits() > 0 else { return false }
+        }
+        return bytes.isEmpty
     }
 
     private static func refusal(for error: DecodingError) -> Refusal {
