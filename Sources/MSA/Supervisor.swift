@@ -4,8 +4,10 @@ import Foundation
 import Synchronization
 
 /// Runs a system's services and gateway as child processes (`msa serve …`), prefixes and
-/// streams their logs, restarts a child that exits unexpectedly (with backoff), and stops
-/// them all with SIGTERM — SIGKILL after a grace period — when asked.
+/// streams their logs, restarts a child that exits unexpectedly (``RestartBackoff``:
+/// 0.4 s doubling to 5 s while it keeps crashing soon after it starts, 0.4 s again once
+/// it stayed up 10 s), and stops them all with SIGTERM — SIGKILL after a grace period —
+/// when asked.
 actor Supervisor {
     struct Child {
         var name: String        // "lend" or "lend#2"
@@ -14,6 +16,8 @@ actor Supervisor {
         var process: Process?
         var wanted: Bool        // false after `msa stop`: not restarted
         var restarts: Int
+        var startedAt: ContinuousClock.Instant?
+        var backoff = RestartBackoff()
     }
 
     let system: SystemDefinition
@@ -77,6 +81,7 @@ actor Supervisor {
         }
         try process.run()
         child.process = process
+        child.startedAt = .now
         children[name] = child
         output.line("started \(name) (pid \(process.processIdentifier)) on http://127.0.0.1:\(child.port)", from: "msa")
     }
@@ -90,10 +95,10 @@ actor Supervisor {
             return
         }
         child.restarts += 1
+        let delay = child.backoff.delay(afterRunning: child.startedAt.map { .now - $0 } ?? .zero)
         children[name] = child
-        let delay = min(5000, 200 * (1 << min(child.restarts, 5)))
-        output.line("\(name) exited unexpectedly (status \(status)); restarting in \(delay) ms", from: "msa")
-        try? await LoopTimer.sleep(for: .milliseconds(delay))
+        output.line("\(name) exited unexpectedly (status \(status)); restarting in \(delay.wholeMilliseconds) ms", from: "msa")
+        try? await LoopTimer.sleep(for: delay)
         guard children[name]?.wanted == true, !shuttingDown else { return }
         try? launch(name)
     }
@@ -113,6 +118,7 @@ actor Supervisor {
         for name in names {
             children[name]?.wanted = true
             children[name]?.restarts = 0
+            children[name]?.backoff.reset()
             try launch(name)
         }
         return names

@@ -28,3 +28,27 @@ import Testing
 private final class Runs: Sendable {
     let count = Mutex(0)
 }
+
+/// The supervisor's restart delay: doubling while a process keeps crashing soon after it
+/// starts, short again once it stayed up.
+@Suite struct RestartBackoffTests {
+    @Test func crashesSoonAfterStartingDoubleTheDelayUpToTheCap() {
+        var backoff = RestartBackoff()
+        let delays = (1...7).map { _ in backoff.delay(afterRunning: .milliseconds(300)) }
+        #expect(delays == [.milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200), .seconds(5), .seconds(5), .seconds(5)])
+    }
+
+    @Test func aProcessThatStayedUpStartsAgainFromTheShortestDelay() {
+        var backoff = RestartBackoff()
+        for _ in 1...6 { _ = backoff.delay(afterRunning: .seconds(1)) }
+        #expect(backoff.delay(afterRunning: .seconds(10)) == .milliseconds(400))
+        #expect(backoff.delay(afterRunning: .seconds(2)) == .milliseconds(800), "a new streak doubles again")
+    }
+
+    @Test func startingByHandForgetsTheStreak() {
+        var backoff = RestartBackoff()
+        for _ in 1...4 { _ = backoff.delay(afterRunning: .zero) }
+        backoff.reset()
+        #expect(backoff.delay(afterRunning: .zero) == .milliseconds(400))
+    }
+}
