@@ -11,7 +11,8 @@ import Synchronization
 /// route whose every replica is unreachable while the other routes keep working.
 ///
 /// Passes `X-Request-Id` (creating one) and `traceparent` through, and sets
-/// `X-Forwarded-Host` so services write HAL links that point back at the gateway.
+/// `X-Forwarded-Host` so services write HAL links that point back at the gateway. A body
+/// over ``BodyLimit`` (`MSA_MAX_BODY_BYTES`) is a 413 here, before it reaches a service.
 public struct Gateway: Sendable {
     public struct Route: Sendable {
         public var prefix: String
@@ -50,6 +51,7 @@ public struct Gateway: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: BodyLimitMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProxyMiddleware(gateway: self))
@@ -67,7 +69,7 @@ public struct Gateway: Sendable {
     /// Forwards `request` to a replica of `route`, trying the next replica when one cannot
     /// be reached (nothing was sent, so trying again is safe for any method).
     func forward(_ request: Request, to route: Route) async throws -> Response {
-        let body = try await request.body.collect(upTo: 8 << 20)
+        let body = try await BodyLimit.collect(request)
         let requestId = request.headers[RequestIdentityMiddleware<BasicRequestContext>.requestIdHeader] ?? RandomID.uuid()
         let start = counter.next()
         for attempt in 0..<route.replicas.count {

@@ -24,6 +24,10 @@ struct Serve: AsyncParsableCommand {
               <SERVICE>_URLS the gateway's replicas of a service, comma-separated
               MSA_THREADS    threads for I/O and handlers (default 1: a system runs
                              many processes, and one thread each switches least)
+              MSA_MAX_BODY_BYTES the largest request body read (default 1048576);
+                             a larger one is a 413
+              <SERVICE>_DELAY_MS a pause before each of the service's own routes,
+                             500 or a range 400-620 (the seeds' slowed services)
             """)
 
     @OptionGroup var system: SystemArgument

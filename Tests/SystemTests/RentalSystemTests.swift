@@ -1,6 +1,7 @@
 import Chassis
 import ChassisTesting
 import Foundation
+import NIOCore
 import Rental
 import Testing
 
@@ -13,6 +14,19 @@ struct RentalSystemTests {
             let run = try await system.msa(["scenario", "rental"])
             #expect(run.status == 0, "\(run.output)")
             #expect(run.output.contains("rental scenario: all 7 steps passed"), "\(run.output)")
+        }
+    }
+
+    /// A body over the limit is a 413 with a JSON error at the gateway (it was a 500 from
+    /// 8 MB up) and at a service, and nothing is created.
+    @Test func anOversizedBodyIs413AtTheGatewayAndAtTheService() async throws {
+        try await RunningSystem.with("rental") { system in
+            let reserve = try await system.direct("reserve")
+            for (web, size) in [(system.gateway, 2 << 20), (system.gateway, 9 << 20), (reserve, 2 << 20)] {
+                let reply = try await web.send("POST", "/reserves", raw: ByteBuffer(repeating: UInt8(ascii: " "), count: size))
+                #expect(reply.status == 413 && reply.body?["error"] != nil, "\(web.base) \(size): \(reply.status) \(reply.text)")
+            }
+            #expect(try await total("/reserves", system.gateway) == 0)
         }
     }
 

@@ -4,7 +4,6 @@ import NIOCore
 
 /// Building JSON responses and reading JSON bodies, once for every route.
 public enum JSONResponse {
-    public static let maxBody = 1 << 20
 
     public static func make(_ status: HTTPResponse.Status, _ value: JSONValue, contentType: String = "application/json",
                             headers: HTTPFields = [:]) throws -> Response {
@@ -31,12 +30,10 @@ public enum JSONResponse {
             ?? Response(status: .init(code: refusal.status))
     }
 
-    /// The request body as JSON; empty or malformed bodies are a 400.
+    /// The request body as JSON; empty or malformed bodies are a 400, one over
+    /// ``BodyLimit`` a 413.
     public static func body(of request: Request) async throws -> JSONValue {
-        let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: maxBody) } catch {
-            throw Refusal.badRequest("body is larger than \(maxBody) bytes")
-        }
+        let buffer = try await BodyLimit.collect(request)
         guard buffer.readableBytes > 0 else { throw Refusal.badRequest("a JSON body is required") }
         return try JSON.parse(Data(buffer.readableBytesView))
     }

@@ -12,6 +12,8 @@ public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(_ message: String)
     /// 409: the request is well-formed but illegal in the current state.
     case conflict(_ message: String)
+    /// 413: the request body is larger than the service reads (``BodyLimit``).
+    case tooLarge(_ message: String)
     /// 422: a field's value breaks a business rule.
     case invalid(_ message: String, field: String)
     /// 503 with `Retry-After`: a service this one depends on cannot answer now.
@@ -22,6 +24,7 @@ public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
         case .badRequest: 400
         case .notFound: 404
         case .conflict: 409
+        case .tooLarge: 413
         case .invalid: 422
         case .unavailable: 503
         }
@@ -29,7 +32,7 @@ public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var message: String {
         switch self {
-        case .badRequest(let m, _), .notFound(let m), .conflict(let m), .invalid(let m, _), .unavailable(let m, _): m
+        case .badRequest(let m, _), .notFound(let m), .conflict(let m), .tooLarge(let m), .invalid(let m, _), .unavailable(let m, _): m
         }
     }
 

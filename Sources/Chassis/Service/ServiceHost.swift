@@ -73,6 +73,7 @@ public struct ServiceHost: Sendable {
     /// `<SERVICE>_DELAY_MS` holds its own routes only (``InboundDelay``).
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: BodyLimitMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: RequestIdentityMiddleware())
         router.add(middleware: MetricsMiddleware())

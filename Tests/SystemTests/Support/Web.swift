@@ -21,11 +21,16 @@ struct Web: Sendable {
     let base: String
 
     func send(_ method: String, _ path: String, _ body: JSONValue? = nil) async throws -> Reply {
+        try await send(method, path, raw: body.map { ByteBuffer(data: try JSON.encode($0)) })
+    }
+
+    /// Sends `raw` as the body, as it is (a body too large, say).
+    func send(_ method: String, _ path: String, raw body: ByteBuffer?) async throws -> Reply {
         var request = HTTPClientRequest(url: base + path)
         request.method = .init(rawValue: method)
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(data: try JSON.encode(body)))
+            request.body = .bytes(body)
         }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
         let data = Data(try await response.body.collect(upTo: 16 << 20).readableBytesView)
