@@ -118,7 +118,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["Chassis", "ChassisTesting", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+            dependencies: ["Chassis", "ChassisTesting", "Gateway", .product(name: "AsyncHTTPClient", package: "async-http-client")]
                 + systems.map { .target(name: $0.name) }
         ),
     ] + systems.flatMap(\.targets)

@@ -42,10 +42,14 @@ public struct Gateway: Sendable {
         }
     }
 
-    public static func makeClient() -> HTTPClient {
+    /// The gateway's client. A replica that refuses the connection fails at once, so the
+    /// request moves on to the next replica: the pool's own retries (on a backoff that
+    /// grows while the replica stays down) would hold each request until `connect`.
+    public static func makeClient(connect: Duration = .seconds(1)) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(1), read: .seconds(3600))
+        configuration.timeout = .init(connect: TimeAmount(connect), read: .seconds(3600))
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
+        configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
