@@ -84,13 +84,16 @@ start_postgres() {
     local bin port data
     bin=$(pg_bin)
     port=$(free_port)
-    data="$dir/postgres"
-    mkdir -p "$data"
+    # The data directory (and the server's socket in it) lives in the system's temporary
+    # directory, not under the clone: as root the server runs as `postgres`, which cannot
+    # enter a clone below a directory only its owner may enter (`mktemp -d` makes those),
+    # and a deep clone path would pass the 107-byte limit of a socket's path.
+    data=$(mktemp -d "${TMPDIR:-/tmp}/msa-postgres.XXXXXX")
+    echo "$data" > "$dir/postgres.data"
     # PostgreSQL refuses to run as root: run it as the `postgres` user apt created.
     if [ "$(id -u)" -eq 0 ]; then
         id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
-        chown -R postgres "$dir"
-        chmod 755 "$dir"
+        chown postgres "$data"
     fi
     as_postgres "$bin/initdb" -D "$data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
         || { log "initdb failed:"; tail -20 "$dir/initdb.log" >&2; exit 1; }
@@ -100,7 +103,7 @@ start_postgres() {
     "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
         -c "CREATE ROLE msa LOGIN PASSWORD 'msa' SUPERUSER" -c "CREATE DATABASE msa OWNER msa" >/dev/null
     echo "export MSA_TEST_POSTGRES=postgres://msa:msa@127.0.0.1:$port/msa" >> "$dir/env"
-    echo "export MSA_TEST_POSTGRES_SOCKET=postgres://msa:msa@:$port/msa?host=$dir/postgres" >> "$dir/env"
+    echo "export MSA_TEST_POSTGRES_SOCKET=postgres://msa:msa@:$port/msa?host=$data" >> "$dir/env"
     log "postgres on 127.0.0.1:$port (pid $(cat "$dir/postgres.pid"))"
 }
 
@@ -108,9 +111,11 @@ as_postgres() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# Starts the server of $dir/postgres on its recorded port and waits until it accepts queries.
+# Starts the server of the recorded data directory on its recorded port and waits until
+# it accepts queries.
 launch_postgres() {
-    local bin port data="$dir/postgres" pid
+    local bin port data pid
+    data=$(cat "$dir/postgres.data")
     bin=$(cat "$dir/postgres.bin"); port=$(cat "$dir/postgres.port")
     # No fsync: a test-only speedup that loses data only when the machine itself crashes;
     # a killed postgres process loses no commit. The tests kill processes, never machines.
@@ -184,7 +189,7 @@ start_nats_cluster() {
 }
 
 stop() {
-    [ -f "$dir/pids" ] || { rm -rf "$dir"; return; }
+    [ -f "$dir/pids" ] || { [ -f "$dir/postgres.data" ] && rm -rf "$(cat "$dir/postgres.data")"; rm -rf "$dir"; return; }
     local pids
     pids=$(cat "$dir/pids")
     # SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for clients), NATS's clean exit.
@@ -196,6 +201,7 @@ stop() {
         sleep 0.1
     done
     for pid in $pids; do kill -KILL "$pid" 2>/dev/null || true; done
+    if [ -f "$dir/postgres.data" ]; then rm -rf "$(cat "$dir/postgres.data")"; fi
     rm -rf "$dir"
     log "stopped"
 }

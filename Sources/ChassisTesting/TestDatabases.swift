@@ -80,6 +80,9 @@ struct PrivateInfra: Sendable {
     static func with<T>(_ part: String, isolation: isolated (any Actor)? = #isolation,
                         _ body: (PrivateInfra) async throws -> T) async throws -> T {
         let directory = try TemporaryDirectory(prefix: "msa-\(part)")
+        // Only its owner may enter it, as `mktemp -d` makes a clone's parent: the servers
+        // must run all the same (PostgreSQL runs as `postgres` when the tests run as root).
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
         func stop() async {
             _ = try? await run(["stop"], directory)
             directory.remove()
