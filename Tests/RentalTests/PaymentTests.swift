@@ -35,12 +35,24 @@ import Testing
     @Test func aRepeatedApprovalReturnsTheSamePaymentAndPublishesOnce() async throws {
         try await withService(paymentService) { payment in
             _ = try await approve(payment)
-            let again = try await approve(payment, ["price": 1])
+            let again = try await approve(payment)
 
             #expect(again.status == .created)
-            #expect(again.json["price"] == 20000, "the first approval stands")
+            #expect(again.json["price"] == 20000)
             #expect(try await payment.published(PaymentApproved.self).count == 1)
             #expect(try await payment.store.count("payments", matching: []) == 1)
+        }
+    }
+
+    /// A payment forged for a match (price 1, customer mallory) cannot pass for the real
+    /// request's approval later, nor the other way round: other terms are a 409.
+    @Test(arguments: [["price": 1], ["customer": "mallory"], ["endDay": "20210625"], ["name": "boat"]] as [JSONValue])
+    func anApprovalWithOtherTermsForAnApprovedMatchIsAConflict(_ changes: JSONValue) async throws {
+        try await withService(paymentService) { payment in
+            _ = try await approve(payment)
+            let before = try await payment.snapshot()
+            try await payment.expectRefusal(.post, "/payments", Self.approval.with(changes).text, status: 409)
+            #expect(try await payment.snapshot() == before)
         }
     }
 

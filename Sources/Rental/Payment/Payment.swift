@@ -19,6 +19,12 @@ struct Payment: Entity, Equatable {
         case approved = "Approved", cancelled = "Cancelled"
     }
 
+    /// Whether `request` asks for this very payment: a retry of the approval that made it.
+    func isApproval(of request: PaymentRequest) -> Bool {
+        paymentAction == .approved && price == request.price && customer == request.customer && startDay == request.startDay
+            && endDay == request.endDay && name == request.name && request.paymentAction == Action.approved.rawValue
+    }
+
     static func approve(_ request: PaymentRequest) throws -> (Payment, [any DomainEvent]) {
         guard request.paymentAction == Action.approved.rawValue else {
             throw Refusal.invalid("paymentAction must be Approved to pay", field: "paymentAction")

@@ -23,7 +23,9 @@ let paymentPolicies = Policies()
         try await tx.updateIfPresent(Payment.self, id: event.matchId) { $0.refund() }
     }
 
-/// Approves once per match: a repeated request returns the existing payment.
+/// Approves once per match: a retry of the same request returns the existing payment; a
+/// request for the same match with other terms (another price or customer) is a 409, never
+/// the old answer, so a payment forged ahead of a real request cannot pass for it.
 func approve(_ request: PaymentRequest, in store: any Store) async throws -> Payment {
     try await store.write { tx in
         try await tx.prefetch([(VoidedMatch.collection, request.matchId), (Payment.collection, request.matchId)])
@@ -33,6 +35,9 @@ func approve(_ request: PaymentRequest, in store: any Store) async throws -> Pay
         if let existing = try await tx.get(Payment.self, id: request.matchId) {
             guard existing.paymentAction == .approved else {
                 throw Refusal.conflict("payment for match \(request.matchId) is \(existing.paymentAction.rawValue)")
+            }
+            guard existing.isApproval(of: request) else {
+                throw Refusal.conflict("payment for match \(request.matchId) was approved with other terms")
             }
             return existing
         }
