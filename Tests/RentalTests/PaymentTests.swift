@@ -123,8 +123,22 @@ import Testing
             _ = try await approve(payment)
             try await payment.expectRefusal(.get, "/payments/99", status: 404, saying: "payment 99 does not exist")
             try await payment.expectRefusal(.post, "/payments/abc/void", "{}", status: 400)
-            try await payment.expectRefusal(.patch, "/payments/7", #"{"paymentAction":"Cancelled"}"#, status: 405)
+            let patched = try await payment.expectRefusal(.patch, "/payments/7", #"{"paymentAction":"Cancelled"}"#, status: 405)
+            #expect(patched.headers[.allow] == "GET, HEAD", "a 405 says what is allowed")
             try await payment.expectRefusal(.delete, "/payments/7", status: 405)
+        }
+    }
+
+    @Test func headAnswersWhereverGetDoesWithoutABody() async throws {
+        try await withService(paymentService) { payment in
+            _ = try await approve(payment)
+            for path in ["/payments", "/payments/7", "/payments/search/findByMatchId?matchId=7", "/actuator/health", "/actuator/health/liveness"] {
+                let response = try await payment.client.execute(uri: path, method: .head, headers: [:], body: nil)
+                #expect(response.status == .ok, "\(path)")
+                #expect(response.body.readableBytes == 0, "\(path)")
+            }
+            let missing = try await payment.client.execute(uri: "/payments/99", method: .head, headers: [:], body: nil)
+            #expect(missing.status == .notFound)
         }
     }
 }

@@ -18,8 +18,9 @@ struct RentalSystemTests {
     }
 
     /// A body over the limit is a 413 with a JSON error at the gateway (it was a 500 from
-    /// 8 MB up) and at a service, and nothing is created.
-    @Test func anOversizedBodyIs413AtTheGatewayAndAtTheService() async throws {
+    /// 8 MB up) and at a service, and nothing is created; HEAD answers through the gateway
+    /// wherever GET does.
+    @Test func anOversizedBodyIs413AtTheGatewayAndAtTheServiceAndHeadWorks() async throws {
         try await RunningSystem.with("rental") { system in
             let reserve = try await system.direct("reserve")
             for (web, size) in [(system.gateway, 2 << 20), (system.gateway, 9 << 20), (reserve, 2 << 20)] {
@@ -27,6 +28,10 @@ struct RentalSystemTests {
                 #expect(reply.status == 413 && reply.body?["error"] != nil, "\(web.base) \(size): \(reply.status) \(reply.text)")
             }
             #expect(try await total("/reserves", system.gateway) == 0)
+            for path in ["/reserves", "/promotions", "/actuator/health"] {
+                let head = try await system.gateway.send("HEAD", path, raw: nil)
+                #expect(head.status == 200 && head.text.isEmpty, "HEAD \(path): \(head.status) \(head.text)")
+            }
         }
     }
 

@@ -56,8 +56,10 @@ public struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return JSONResponse.refusal(refusal)
         } catch let error as HTTPError {
             let message = error.body ?? (error.status == .notFound ? "no route for \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
-            return (try? JSONResponse.make(error.status, .object(["error": .string(message), "status": .number(Double(error.status.code))])))
-                ?? Response(status: error.status)
+            // Its headers too: `Allow` on a 405.
+            return (try? JSONResponse.make(error.status, .object(["error": .string(message), "status": .number(Double(error.status.code))]),
+                                           headers: error.headers))
+                ?? Response(status: error.status, headers: error.headers)
         } catch is CancellationError {
             return JSONResponse.refusal(.unavailable("the service is shutting down", retryAfterSeconds: 1))
         } catch {

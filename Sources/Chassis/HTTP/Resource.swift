@@ -147,6 +147,15 @@ public struct Resource<E: Entity>: Sendable {
 
     // MARK: Handlers
 
+    /// What the collection answers (`Allow` of its 405s): HEAD wherever GET.
+    var collectionMethods: String { create == nil ? "GET, HEAD" : "GET, HEAD, POST" }
+    /// What an item answers.
+    var itemMethods: String { "GET, HEAD" + (update == nil ? "" : ", PATCH, PUT") + (delete == nil ? "" : ", DELETE") }
+
+    private func notAllowed(_ message: String, allow: String) -> HTTPError {
+        HTTPError(.methodNotAllowed, headers: [.allow: allow], message: message)
+    }
+
     func list(_ request: Request) async throws -> Response {
         let paging = try Paging(request)
         let base = HAL.base(of: request)
@@ -167,7 +176,7 @@ public struct Resource<E: Entity>: Sendable {
     }
 
     func post(_ request: Request) async throws -> Response {
-        guard let create else { throw HTTPError(.methodNotAllowed, message: "\(E.collection) cannot be created through this API") }
+        guard let create else { throw notAllowed("\(E.collection) cannot be created through this API", allow: collectionMethods) }
         let entity = try await create(try await JSONResponse.body(of: request), store)
         let base = HAL.base(of: request)
         let body = try HAL.item(E.self, id: entity.id!, body: JSON.value(entity), base: base)
@@ -176,7 +185,7 @@ public struct Resource<E: Entity>: Sendable {
     }
 
     func change(_ request: Request, id: Int64, merge: Bool) async throws -> Response {
-        guard let update else { throw HTTPError(.methodNotAllowed, message: "\(E.collection) cannot be changed through this API") }
+        guard let update else { throw notAllowed("\(E.collection) cannot be changed through this API", allow: itemMethods) }
         let changes = try await JSONResponse.body(of: request)
         guard case .object = changes else { throw Refusal.badRequest("the body must be a JSON object") }
         let propose: @Sendable (E) throws -> E = { stored in
@@ -201,7 +210,7 @@ public struct Resource<E: Entity>: Sendable {
     }
 
     func remove(id: Int64) async throws -> Response {
-        guard let delete else { throw HTTPError(.methodNotAllowed, message: "\(E.collection) cannot be deleted through this API") }
+        guard let delete else { throw notAllowed("\(E.collection) cannot be deleted through this API", allow: itemMethods) }
         let apply: @Sendable (any StoreTransaction) async throws -> E? = { tx in
             let stored = try await tx.require(E.self, id: id)
             let events = try await delete(stored, tx)

@@ -72,7 +72,8 @@ public struct ServiceHost: Sendable {
     /// The service's router: its own routes plus health, metrics and dead-letter admin.
     /// `<SERVICE>_DELAY_MS` holds its own routes only (``InboundDelay``).
     public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+        // HEAD answers wherever GET does, with GET's headers and no body.
+        let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: BodyLimitMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: RequestIdentityMiddleware())
