@@ -38,6 +38,7 @@ public struct BusConformance {
         Case("two members converge to a fair, disjoint, covering split") { try await twoMembersSplit($0) },
         Case("a member that stops renewing loses its partitions after the ttl") { try await expiredLeasesMove($0) },
         Case("live leases are respected, and leave frees them at once") { try await leaveFreesAtOnce($0) },
+        Case("a slot's next incarnation takes its predecessor's live leases at once") { try await nextIncarnationTakesOver($0) },
         Case("acknowledgements reduce a group's lag and never move back") { try await acknowledgeAndLag($0) },
     ]
 }
@@ -192,6 +193,23 @@ extension BusConformance {
         try await bus.leave(group: "g", member: "a")
         let b = try await bus.balance(group: "g", member: "b", ttl: .seconds(30))
         try check(b == all, "after a left, b holds \(b.sorted()) at once, expected all")
+    }
+
+    static func nextIncarnationTakesOver(_ bus: any EventBus) async throws {
+        let all = Set(0..<bus.partitionCount)
+        let now = Clock.millis()
+        let first = GroupMember.id(slot: "w#1", startedAt: now), next = GroupMember.id(slot: "w#1", startedAt: now + 1)
+        let other = GroupMember.id(slot: "w#2", startedAt: now)
+        _ = try await bus.balance(group: "g", member: first, ttl: .seconds(30))
+        let stranger = try await bus.balance(group: "g", member: other, ttl: .seconds(30))
+        try check(stranger.isEmpty, "another slot took \(stranger.sorted()) of a live member's partitions")
+        try await bus.leave(group: "g", member: other)
+        let taken = try await bus.balance(group: "g", member: next, ttl: .seconds(30))
+        try check(taken == all, "the next incarnation holds \(taken.sorted()) at once, expected all")
+        let old = try await bus.balance(group: "g", member: first, ttl: .seconds(30))
+        try check(old.isEmpty, "the earlier incarnation came back with \(old.sorted())")
+        let still = try await bus.balance(group: "g", member: next, ttl: .seconds(30))
+        try check(still == all, "the next incarnation lost \(all.subtracting(still).sorted()) to the earlier one")
     }
 
     /// Disjoint, covering every partition, and differing in size by at most one.

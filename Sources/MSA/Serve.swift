@@ -24,6 +24,11 @@ struct Serve: AsyncParsableCommand {
               <SERVICE>_URLS the gateway's replicas of a service, comma-separated
               MSA_THREADS    threads for I/O and handlers (default 1: a system runs
                              many processes, and one thread each switches least)
+              MSA_MEMBER     the replica's slot in its consumer group (msa up: lend#2;
+                             Kubernetes: a StatefulSet pod's name); a restarted replica
+                             takes its partitions at once. Never two live processes
+                             with one slot. Unset: a unique member, whose partitions
+                             move only when it leaves or its lease expires (6 s)
               MSA_MAX_BODY_BYTES the largest request body read (default 1048576);
                              a larger one is a 413
               <SERVICE>_DELAY_MS a pause before each of the service's own routes,

@@ -50,6 +50,9 @@ actor Supervisor {
     private func environment(for child: Child) -> [String: String] {
         var env = baseEnvironment
         env["PORT"] = String(child.port)
+        // The replica's slot: its next process takes its partitions at once (GroupMember);
+        // safe because a child is started again only after it exited.
+        env["MSA_MEMBER"] = child.name
         env["MSA_DATA"] = dataDirectory
         for (name, other) in children where other.service != "gateway" {
             let key = other.service.uppercased()

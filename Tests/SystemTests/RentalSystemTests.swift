@@ -148,6 +148,27 @@ struct RentalSystemTests {
         }
     }
 
+    /// A consumer SIGKILLed and restarted by the supervisor handles new events within a
+    /// moment of being ready: its next incarnation takes its partitions at once
+    /// (`MSA_MEMBER`), instead of waiting out the dead one's 6 s lease (they reached lend's
+    /// list 5–6 s after it was healthy again).
+    @Test func aRestartedConsumerResumesAtOnceAfterItIsReady() async throws {
+        try await RunningSystem.with("rental") { system in
+            let api = system.gateway
+            let before = try await request(1, customer: "warm-up", via: api)
+            try await eventually("lend listing the first request") { try await listed(in: api).contains(before[0]) }
+            let killed = try await system.processes()["lend"]?.pid
+            try await system.crash("lend")
+            try await eventually("lend restarted") { try await system.processes()["lend"]?.pid.map { $0 != killed } ?? false }
+            let lend = try await system.direct("lend")
+            try await eventually("lend ready again") { (try? await lend.get("/actuator/health/readiness").status) == 200 }
+            let after = try await request(1, customer: "after-restart", via: api)
+            try await eventually("the new request in lend's list soon after lend is ready", timeout: .seconds(3)) {
+                try await listed(in: api).contains(after[0])
+            }
+        }
+    }
+
     /// Reserve, lend, mypage and notification are SIGKILLed the moment the last request
     /// commits: the supervisor restarts them and every event arrives, exactly once.
     @Test func servicesKilledRightAfterCommitsLoseAndDoubleNothing() async throws {

@@ -110,6 +110,17 @@ public final class SQLiteEventLog: EventBus {
             try await pool.write { db in
                 let now = Clock.millis()
                 try db.execute(cached: "DELETE FROM members WHERE grp = ? AND expires_at <= ?", arguments: [group, now])
+                if GroupMember.slot(of: member) != nil {
+                    for other in try String.fetchAll(cached: db, sql: "SELECT member FROM members WHERE grp = ?", arguments: [group]) {
+                        if GroupMember.isEarlierIncarnation(other, of: member) {
+                            try db.execute(cached: "DELETE FROM members WHERE grp = ? AND member = ?", arguments: [group, other])
+                            try db.execute(cached: "DELETE FROM leases WHERE grp = ? AND member = ?", arguments: [group, other])
+                        } else if GroupMember.isEarlierIncarnation(member, of: other) {
+                            try db.execute(cached: "DELETE FROM leases WHERE grp = ? AND member = ?", arguments: [group, member])
+                            return []  // superseded: a later incarnation of this slot runs
+                        }
+                    }
+                }
                 try db.execute(cached: """
                     INSERT INTO members (grp, member, expires_at) VALUES (?, ?, ?)
                     ON CONFLICT (grp, member) DO UPDATE SET expires_at = excluded.expires_at

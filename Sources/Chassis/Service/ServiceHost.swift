@@ -64,7 +64,10 @@ public struct ServiceHost: Sendable {
         self.health = Health(store: store, bus: bus)
         let delaySetting = "\(definition.name.uppercased())_DELAY_MS"
         self.inboundDelay = try InboundDelay(runtime.setting(delaySetting, default: "0"), setting: delaySetting)
-        self.member = "\(definition.name)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
+        // `MSA_MEMBER` names the replica's slot (``GroupMember``): a restarted replica takes
+        // its predecessor's partitions at once instead of after its lease.
+        self.member = settings.environment["MSA_MEMBER"].flatMap { $0.isEmpty ? nil : GroupMember.id(slot: $0) }
+            ?? "\(definition.name)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
         for register in definition.policies.ports.values { register(runtime) }
         Telemetry.bootstrap()
     }

@@ -274,8 +274,14 @@ public final class JetStreamBus: EventBus {
     }
 
     public func balance(group: String, member: String, ttl: Duration) async throws -> Set<Int> {
-        let mine = try await update(group) { state, now in
-            state.members = state.members.filter { $0.value > now }
+        let mine = try await update(group) { state, now -> Set<Int> in
+            state.members = state.members.filter { $0.value > now && !GroupMember.isEarlierIncarnation($0.key, of: member) }
+            if state.members.keys.contains(where: { GroupMember.isEarlierIncarnation(member, of: $0) }) {
+                // Superseded: a later incarnation of this slot runs.
+                state.members[member] = nil
+                state.leases = state.leases.filter { $0.value.member != member }
+                return []
+            }
             state.members[member] = now + ttl.wholeMilliseconds
             let share = (partitionCount + state.members.count - 1) / state.members.count
             state.leases = state.leases.filter { $0.value.expires > now && state.members[$0.value.member] != nil }
