@@ -16,9 +16,11 @@ public struct ServiceRig: Sendable {
 
     // MARK: Requests
 
-    /// Sends `body` verbatim (so tests can send malformed JSON) and parses the answer.
+    /// Sends `body` verbatim (so tests can send malformed JSON) and parses the answer, as
+    /// one of the system's services would: with its internal credential (``InternalRoute``).
     public func send(_ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil) async throws -> Reply {
-        let headers: HTTPFields = body == nil ? [:] : [.contentType: "application/json"]
+        var headers: HTTPFields = body == nil ? [:] : [.contentType: "application/json"]
+        if let token = host.settings.environment[InternalRoute.setting] { headers[InternalRoute.header] = token }
         let response = try await client.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
         let data = Data(response.body.readableBytesView)
         return Reply(status: response.status, headers: response.headers, json: data.isEmpty ? .null : try JSON.parse(data))
@@ -124,6 +126,8 @@ public func withService(_ definition: ServiceDefinition, system: String, environ
 /// JetStream stream, say), which stay open: their owner closes them.
 public func withService(_ definition: ServiceDefinition, system: String, environment: [String: String] = [:],
                         store: any Store, bus: any EventBus, _ body: @Sendable (ServiceRig) async throws -> Void) async throws {
+    // The rig plays the system's other services: it has the internal credential.
+    let environment = [InternalRoute.setting: "rig-internal-token"].merging(environment) { _, given in given }
     let settings = HostSettings(system: system, port: 0, dataDirectory: FileManager.default.temporaryDirectory.path, environment: environment)
     let host = try ServiceHost(definition, settings: settings, store: store, bus: bus, logger: quietLogger)
     let app = Application(router: host.router(), logger: quietLogger)

@@ -18,10 +18,13 @@ public struct Gateway: Sendable {
         public var prefix: String
         public var service: String
         public var replicas: [String]
-        public init(prefix: String, service: String, replicas: [String]) {
+        /// The service's internal routes, never forwarded (``InternalRoute``).
+        public var internalRoutes: [InternalRoute]
+        public init(prefix: String, service: String, replicas: [String], internalRoutes: [InternalRoute] = []) {
             self.prefix = prefix
             self.service = service
             self.replicas = replicas
+            self.internalRoutes = internalRoutes
         }
     }
 
@@ -38,7 +41,10 @@ public struct Gateway: Sendable {
     /// Routes for `system`: each service at `replicas[name]` or its default port.
     public static func routes(for system: SystemDefinition, host: String = "127.0.0.1", replicas: [String: [String]] = [:]) -> [Route] {
         system.services.flatMap { member in
-            member.pathPrefixes.map { Route(prefix: $0, service: member.name, replicas: replicas[member.name] ?? ["http://\(host):\(member.port)"]) }
+            member.pathPrefixes.map {
+                Route(prefix: $0, service: member.name, replicas: replicas[member.name] ?? ["http://\(host):\(member.port)"],
+                      internalRoutes: member.definition.internalRoutes)
+            }
         }
     }
 
@@ -115,7 +121,10 @@ public struct Gateway: Sendable {
             || text.contains("connectionRefused")
     }
 
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "te", "trailer", "host", "content-length"]
+    /// Not forwarded: hop-by-hop fields, and the system's internal credential, which no
+    /// caller from outside may pass on.
+    static let hopByHop: Set<String> = ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "te", "trailer", "host",
+                                        "content-length", "x-msa-internal-token"]
 
     /// Round-robin position shared by all requests.
     final class Counter: Sendable {
@@ -131,6 +140,10 @@ struct ProxyMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let route = gateway.route(for: request.uri.path) else { return try await next(request, context) }
+        // From outside, a route only the system's services may call does not exist.
+        if route.internalRoutes.contains(where: { $0.matches(request.method, path: request.uri.path) }) {
+            return JSONResponse.refusal(.notFound("no route for \(request.method) \(request.uri.path)"))
+        }
         return try await gateway.forward(request, to: route)
     }
 }

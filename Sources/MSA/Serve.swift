@@ -29,6 +29,10 @@ struct Serve: AsyncParsableCommand {
                              takes its partitions at once. Never two live processes
                              with one slot. Unset: a unique member, whose partitions
                              move only when it leaves or its lease expires (6 s)
+              MSA_INTERNAL_TOKEN the system's credential for its internal routes
+                             (payment's approve and void): sent by every service,
+                             required by them; a Secret in production, fresh per
+                             `msa up`. Unset: internal routes refuse every caller
               MSA_MAX_BODY_BYTES the largest request body read (default 1048576);
                              a larger one is a 413
               <SERVICE>_DELAY_MS a pause before each of the service's own routes,

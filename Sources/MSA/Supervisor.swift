@@ -28,6 +28,8 @@ actor Supervisor {
     private var order: [String] = []
     private var shuttingDown = false
     private let output = LogPrinter()
+    /// A fresh `MSA_INTERNAL_TOKEN` for this run, unless the environment names one.
+    private let internalToken = RandomID.uuid() + RandomID.uuid()
 
     init(system: SystemDefinition, dataDirectory: String, executable: String, plan: [(name: String, service: String, port: Int)],
          environment: [String: String]) {
@@ -50,6 +52,8 @@ actor Supervisor {
     private func environment(for child: Child) -> [String: String] {
         var env = baseEnvironment
         env["PORT"] = String(child.port)
+        // The system's credential for internal routes: the operator's, or this run's own.
+        env[InternalRoute.setting] = env[InternalRoute.setting].flatMap { $0.isEmpty ? nil : $0 } ?? internalToken
         // The replica's slot: its next process takes its partitions at once (GroupMember);
         // safe because a child is started again only after it exited.
         env["MSA_MEMBER"] = child.name

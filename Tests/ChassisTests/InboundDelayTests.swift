@@ -46,3 +46,17 @@ import Testing
         #expect(error?.description.hasPrefix("SLOW_DELAY_MS must be milliseconds") == true)
     }
 }
+
+/// Which requests an internal route covers.
+@Suite struct InternalRouteTests {
+    @Test func aRouteMatchesItsMethodAndPathWithParameters() {
+        let void = InternalRoute.post("/payments/:id/void")
+        #expect(void.matches(.post, path: "/payments/7/void"))
+        #expect(void.matches(.post, path: "/payments/7/void/"))
+        #expect(!void.matches(.get, path: "/payments/7/void"))
+        #expect(!void.matches(.post, path: "/payments/7"))
+        #expect(!void.matches(.post, path: "/payments/7/void/again"))
+        #expect(InternalRoute.post("payments").matches(.post, path: "/payments"))
+        #expect(!InternalRoute.post("/payments").matches(.post, path: "/promotions"))
+    }
+}

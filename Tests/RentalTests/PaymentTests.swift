@@ -1,5 +1,6 @@
 import Chassis
 import ChassisTesting
+import Hummingbird
 import RentalContracts
 import RentalPayment
 import Testing
@@ -126,6 +127,36 @@ import Testing
             let patched = try await payment.expectRefusal(.patch, "/payments/7", #"{"paymentAction":"Cancelled"}"#, status: 405)
             #expect(patched.headers[.allow] == "GET, HEAD", "a 405 says what is allowed")
             try await payment.expectRefusal(.delete, "/payments/7", status: 405)
+        }
+    }
+
+    /// Approving and voiding are reserve's calls: without the system's credential (or with
+    /// another one) they are a 403 and change nothing; reading payments stays open.
+    @Test func approvingAndVoidingNeedTheSystemsCredential() async throws {
+        try await withService(paymentService) { payment in
+            _ = try await approve(payment)
+            let before = try await payment.snapshot()
+            for (method, path) in [(HTTPRequest.Method.post, "/payments"), (.post, "/payments/7/void")] {
+                for headers in [[:], [InternalRoute.header: "guessed"]] as [HTTPFields] {
+                    var fields = headers
+                    fields[.contentType] = "application/json"
+                    let response = try await payment.client.execute(uri: path, method: method, headers: fields,
+                                                                    body: ByteBuffer(string: Self.approval.with(["matchId": 8]).text))
+                    #expect(response.status == .forbidden, "\(method) \(path) \(headers)")
+                    #expect(String(buffer: response.body).contains("internal"), "a JSON error says why")
+                }
+            }
+            #expect(try await payment.snapshot() == before)
+            let read = try await payment.client.execute(uri: "/payments/7", method: .get, headers: [:], body: nil)
+            #expect(read.status == .ok)
+        }
+    }
+
+    /// A payment started without the system's credential fails closed and says why.
+    @Test func withoutACredentialConfiguredTheInternalRoutesRefuseEveryone() async throws {
+        try await withService(paymentService, environment: [InternalRoute.setting: ""]) { payment in
+            let refusal = try await payment.expectRefusal(.post, "/payments", Self.approval.text, status: 403)
+            #expect(refusal.error?.contains("no MSA_INTERNAL_TOKEN") == true, "\(String(describing: refusal.error))")
         }
     }
 

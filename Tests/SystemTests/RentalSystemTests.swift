@@ -17,17 +17,31 @@ struct RentalSystemTests {
         }
     }
 
-    /// A body over the limit is a 413 with a JSON error at the gateway (it was a 500 from
-    /// 8 MB up) and at a service, and nothing is created; HEAD answers through the gateway
-    /// wherever GET does.
-    @Test func anOversizedBodyIs413AtTheGatewayAndAtTheServiceAndHeadWorks() async throws {
+    /// The edges as a hostile user meets them: a body over the limit is a 413 with a JSON
+    /// error at the gateway (it was a 500 from 8 MB up) and at a service; HEAD answers
+    /// through the gateway wherever GET does; payment's approval and void, reserve's calls,
+    /// do not exist through the gateway and are a 403 without the system's credential
+    /// (a forged payment became the next customer's payment); nothing is created.
+    @Test func theEdgesRefuseOversizedBodiesAndForgedPaymentsAndAnswerHead() async throws {
         try await RunningSystem.with("rental") { system in
+            let forged: JSONValue = ["matchId": 1, "price": 1, "paymentAction": "Approved", "customer": "mallory",
+                                     "startDay": "20210624", "endDay": "20210624"]
+            for path in ["/payments", "/payments/1/void"] {
+                let outside = try await system.gateway.post(path, forged)
+                #expect(outside.status == 404 && outside.body?["error"] != nil, "gateway \(path): \(outside.status) \(outside.text)")
+                let direct = try await system.direct("payment").post(path, forged)
+                #expect(direct.status == 403 && direct.body?["error"] != nil, "payment \(path): \(direct.status) \(direct.text)")
+            }
+            #expect(try await total("/payments", system.gateway) == 0)
+            let paid = try await request(1, customer: "after-forgery", via: system.gateway)
+            #expect(try await system.gateway.get("/payments/\(paid[0])").body?["customer"] == "after-forgery")
+
             let reserve = try await system.direct("reserve")
             for (web, size) in [(system.gateway, 2 << 20), (system.gateway, 9 << 20), (reserve, 2 << 20)] {
                 let reply = try await web.send("POST", "/reserves", raw: ByteBuffer(repeating: UInt8(ascii: " "), count: size))
                 #expect(reply.status == 413 && reply.body?["error"] != nil, "\(web.base) \(size): \(reply.status) \(reply.text)")
             }
-            #expect(try await total("/reserves", system.gateway) == 0)
+            #expect(try await total("/reserves", system.gateway) == 1, "only the real request")
             for path in ["/reserves", "/promotions", "/actuator/health"] {
                 let head = try await system.gateway.send("HEAD", path, raw: nil)
                 #expect(head.status == 200 && head.text.isEmpty, "HEAD \(path): \(head.status) \(head.text)")

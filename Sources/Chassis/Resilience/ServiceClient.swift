@@ -160,9 +160,13 @@ public final class ServiceClient: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
+    /// The system's credential for internal routes (``InternalRoute``), sent with every call.
+    let internalToken: String?
+
     public init(name: String, baseURL: String, policy: CallPolicy = .init(), httpClient: HTTPClient = ServiceClient.pooled,
-                logger: Logger? = nil) {
+                logger: Logger? = nil, internalToken: String? = nil) {
         self.name = name
+        self.internalToken = internalToken
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.policy = policy
         let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -332,6 +336,7 @@ public final class ServiceClient: Sendable {
         var request = HTTPClientRequest(url: baseURL + separator + path)
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
+        if let internalToken { request.headers.add(name: InternalRoute.header.rawName, value: internalToken) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))

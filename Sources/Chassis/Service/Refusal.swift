@@ -8,6 +8,8 @@ import Foundation
 public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
     /// 400: the request itself is wrong (malformed JSON, a missing or mistyped field).
     case badRequest(_ message: String, field: String? = nil)
+    /// 403: the caller may not do this (an internal route called from outside).
+    case forbidden(_ message: String)
     /// 404: the addressed thing does not exist.
     case notFound(_ message: String)
     /// 409: the request is well-formed but illegal in the current state.
@@ -22,6 +24,7 @@ public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
     public var status: Int {
         switch self {
         case .badRequest: 400
+        case .forbidden: 403
         case .notFound: 404
         case .conflict: 409
         case .tooLarge: 413
@@ -32,7 +35,7 @@ public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var message: String {
         switch self {
-        case .badRequest(let m, _), .notFound(let m), .conflict(let m), .tooLarge(let m), .invalid(let m, _), .unavailable(let m, _): m
+        case .badRequest(let m, _), .forbidden(let m), .notFound(let m), .conflict(let m), .tooLarge(let m), .invalid(let m, _), .unavailable(let m, _): m
         }
     }
 

@@ -14,12 +14,16 @@ public struct ServiceDefinition: Sendable {
     public var policies: Policies
     public var routes: Routes
     public var jobs: [Job]
+    /// Routes only the system's own services may call (``InternalRoute``).
+    public var internalRoutes: [InternalRoute]
 
-    public init(name: String, policies: Policies = Policies(), jobs: [Job] = [], routes: @escaping Routes) {
+    public init(name: String, policies: Policies = Policies(), jobs: [Job] = [], internalRoutes: [InternalRoute] = [],
+                routes: @escaping Routes) {
         self.name = name
         self.policies = policies
         self.routes = routes
         self.jobs = jobs
+        self.internalRoutes = internalRoutes
     }
 }
 
@@ -111,7 +115,8 @@ public struct ServiceRuntime: Sendable {
         policy.retries = setting("\(prefix)_RETRIES", default: defaults.retries)
         let readiness = setting("\(prefix)_READINESS_PATH", default: defaults.readinessPath ?? "none")
         policy.readinessPath = readiness == "none" ? nil : readiness.hasPrefix("/") ? readiness : "/" + readiness
-        return ServiceClient(name: service, baseURL: setting("\(prefix)_URL", default: fallback), policy: policy, logger: logger)
+        return ServiceClient(name: service, baseURL: setting("\(prefix)_URL", default: fallback), policy: policy, logger: logger,
+                             internalToken: environment[InternalRoute.setting].flatMap { $0.isEmpty ? nil : $0 })
     }
 }
 

@@ -93,6 +93,10 @@ public struct ServiceHost: Sendable {
             return try JSONResponse.make(.ok, ["replayed": .number(Double(id))])
         }
         // Hummingbird applies a middleware to the routes added after it: these are the service's.
+        if !definition.internalRoutes.isEmpty {
+            router.add(middleware: InternalRouteMiddleware(routes: definition.internalRoutes,
+                                                           token: settings.environment[InternalRoute.setting].flatMap { $0.isEmpty ? nil : $0 }))
+        }
         if let inboundDelay { router.add(middleware: inboundDelay) }
         definition.routes(router, runtime)
         return router

@@ -6,7 +6,11 @@ import RentalContracts
 /// voids payments whose request was never committed.
 /// The seed's circuit-breaker experiment slows it with the chassis's `PAYMENT_DELAY_MS`
 /// (`400-620`).
-public let paymentService = ServiceDefinition(name: "payment", policies: paymentPolicies) { router, runtime in
+///
+/// Approving and voiding are reserve's calls only: internal routes, which the gateway
+/// never forwards and payment answers only to the system's own services.
+public let paymentService = ServiceDefinition(name: "payment", policies: paymentPolicies,
+                                              internalRoutes: [.post("/payments"), .post("/payments/:id/void")]) { router, runtime in
     Resource<Payment>(store: runtime.store)
         .creating(PaymentRequest.self) { request, store in try await approve(request, in: store) }
         .searchable(by: "matchId", "customer")
