@@ -22,12 +22,17 @@ public struct DrivenSystem: Sendable {
     /// true when every step passed.
     public let scenario: Scenario
     public let workload: MakeWorkload
+    /// Valid requests of the system, which the ``Fuzzer`` varies (its generic probes of
+    /// every path prefix need none).
+    public let fuzzSamples: [Fuzzer.Sample]
 
     public var name: String { definition.name }
 
-    public init(_ definition: SystemDefinition, scenario: @escaping Scenario, workload: @escaping MakeWorkload) {
+    public init(_ definition: SystemDefinition, scenario: @escaping Scenario, workload: @escaping MakeWorkload,
+                fuzzSamples: [Fuzzer.Sample] = []) {
         self.definition = definition
         self.scenario = scenario
         self.workload = workload
+        self.fuzzSamples = fuzzSamples
     }
 }

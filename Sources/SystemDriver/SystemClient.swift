@@ -27,11 +27,16 @@ public struct SystemClient: Sendable {
     }
 
     public func send(_ method: String, _ path: String, _ body: JSONValue? = nil) async throws -> Answer {
+        try await send(method, path, raw: try body.map { try JSON.encode($0) })
+    }
+
+    /// Sends `raw` as a JSON body byte for byte (malformed on purpose, say).
+    public func send(_ method: String, _ path: String, raw body: Data?) async throws -> Answer {
         var request = HTTPClientRequest(url: base + path)
         request.method = .init(rawValue: method)
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(data: try JSON.encode(body)))
+            request.body = .bytes(ByteBuffer(data: body))
         }
         let response = try await http.execute(request, timeout: .seconds(10))
         let bytes = try await response.body.collect(upTo: 4 << 20)

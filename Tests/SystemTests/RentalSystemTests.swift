@@ -3,6 +3,7 @@ import ChassisTesting
 import Foundation
 import NIOCore
 import Rental
+import SystemDriver
 import Testing
 
 /// Rental run as a user runs it — `msa up rental`, real processes, real ports — and
@@ -46,6 +47,17 @@ struct RentalSystemTests {
                 let head = try await system.gateway.send("HEAD", path, raw: nil)
                 #expect(head.status == 200 && head.text.isEmpty, "HEAD \(path): \(head.status) \(head.text)")
             }
+        }
+    }
+
+    /// Hostile bodies, values, ids and queries on every endpoint (``Fuzzer``): no 5xx,
+    /// every 4xx a JSON error, and nothing written by a refused request.
+    @Test func theFuzzerFindsNoServerErrorAndEveryRefusalIsJSON() async throws {
+        try await RunningSystem.with("rental") { system in
+            let fuzzer = Fuzzer(api: SystemClient(base: system.gateway.base), system: rental.definition, samples: rental.fuzzSamples)
+            let (requests, findings) = try await fuzzer.run()
+            #expect(requests > 500, "\(requests) requests")
+            #expect(findings.isEmpty, "\(findings.count) of \(requests):\n\(findings.prefix(40).map(\.description).joined(separator: "\n"))")
         }
     }
 

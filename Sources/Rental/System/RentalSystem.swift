@@ -25,4 +25,9 @@ public let rentalSystem = SystemDefinition(name: "rental", services: [
 /// Rental as `msa` drives it: the definition, the seed's scenario, the benchmark.
 public let rental = DrivenSystem(rentalSystem,
                                  scenario: { api, control in await RentalScenario(api: api, control: control).perform() },
-                                 workload: { api, clients in RentalBench(api: api, clients: clients) })
+                                 workload: { api, clients in RentalBench(api: api, clients: clients) },
+                                 fuzzSamples: [
+                                     .init("POST", "/reserves", RentalSeed.request(customer: "fuzz")),
+                                     .init("POST", "/promotions", ["name": "Fuzz", "discountRate": 10, "startDay": "20210601", "endDay": "20210630"]),
+                                     .init("PATCH", "/reserves/{id}", ["status": "Cancel"]),
+                                 ])
