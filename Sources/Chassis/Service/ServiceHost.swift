@@ -156,6 +156,7 @@ public struct ServiceHost: Sendable {
         let logger = runtime.logger
         let app = Application(
             router: router(),
+            server: MalformedRequestHandler.server,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: definition.name),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port
