@@ -53,7 +53,7 @@ actor Supervisor {
         var env = baseEnvironment
         env["PORT"] = String(child.port)
         // The system's credential for internal routes: the operator's, or this run's own.
-        env[InternalRoute.setting] = env[InternalRoute.setting].flatMap { $0.isEmpty ? nil : $0 } ?? internalToken
+        env[InternalRoute.setting] = InternalRoute.token(in: env) ?? internalToken
         // The replica's slot: its next process takes its partitions at once (GroupMember);
         // safe because a child is started again only after it exited.
         env["MSA_MEMBER"] = child.name

@@ -16,6 +16,11 @@ public struct InternalRoute: Sendable, Equatable, CustomStringConvertible {
     /// The setting that holds the credential.
     public static let setting = "MSA_INTERNAL_TOKEN"
 
+    /// The credential `environment` gives, nil when unset or empty.
+    public static func token(in environment: [String: String]) -> String? {
+        environment[setting].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     public var method: HTTPRequest.Method
     /// The path as routes spell it, `:name` for a parameter: `/payments/:id/void`.
     public var path: String

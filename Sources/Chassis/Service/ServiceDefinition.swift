@@ -116,7 +116,7 @@ public struct ServiceRuntime: Sendable {
         let readiness = setting("\(prefix)_READINESS_PATH", default: defaults.readinessPath ?? "none")
         policy.readinessPath = readiness == "none" ? nil : readiness.hasPrefix("/") ? readiness : "/" + readiness
         return ServiceClient(name: service, baseURL: setting("\(prefix)_URL", default: fallback), policy: policy, logger: logger,
-                             internalToken: environment[InternalRoute.setting].flatMap { $0.isEmpty ? nil : $0 })
+                             internalToken: InternalRoute.token(in: environment))
     }
 }
 

@@ -95,7 +95,7 @@ public struct ServiceHost: Sendable {
         // Hummingbird applies a middleware to the routes added after it: these are the service's.
         if !definition.internalRoutes.isEmpty {
             router.add(middleware: InternalRouteMiddleware(routes: definition.internalRoutes,
-                                                           token: settings.environment[InternalRoute.setting].flatMap { $0.isEmpty ? nil : $0 }))
+                                                           token: InternalRoute.token(in: settings.environment)))
         }
         if let inboundDelay { router.add(middleware: inboundDelay) }
         definition.routes(router, runtime)
