@@ -173,7 +173,7 @@ public struct BadInput: Sendable, CustomTestStringConvertible {
 /// Serves `router` on a free loopback port while `body` runs, then stops it.
 public func withLiveServer<T>(_ router: Router<BasicRequestContext>, port: Int = 0, _ body: (_ port: Int) async throws -> T) async throws -> T {
     let (ports, portFound) = AsyncStream.makeStream(of: Int.self)
-    let app = Application(router: router, server: MalformedRequestHandler.server, configuration: .init(address: .hostname("127.0.0.1", port: port)),
+    let app = Application(router: router, server: HTTPEdge.server, configuration: .init(address: .hostname("127.0.0.1", port: port)),
                           onServerRunning: { channel in portFound.yield(channel.localAddress?.port ?? 0) },
                           logger: quietLogger)
     return try await withThrowingTaskGroup(of: Void.self) { group in

@@ -69,6 +69,7 @@ public struct Gateway: Sendable {
         router.get("actuator/health/liveness") { _, _ in try JSONResponse.make(.ok, ["status": "UP"]) }
         router.get("actuator/health/readiness") { _, _ in try JSONResponse.make(.ok, ["status": "UP"]) }
         router.get("metrics") { _, _ in JSONResponse.make(.ok, data: Data(Telemetry.scrape().utf8), contentType: "text/plain; version=0.0.4") }
+        router.refusingUnservedMethods()
         return router
     }
 

@@ -17,7 +17,7 @@ enum GatewayServer {
         logger[metadataKey: "service"] = "gateway"
         let log = logger
         let gateway = Gateway(routes: Gateway.routes(for: system, host: "127.0.0.1", replicas: replicas))
-        let app = Application(router: gateway.router(), server: MalformedRequestHandler.server,
+        let app = Application(router: gateway.router(), server: HTTPEdge.server,
                               configuration: .init(address: .hostname(host, port: port), serverName: "gateway"),
                               onServerRunning: { _ in log.info("listening", metadata: ["address": "http://\(host):\(port)"]) },
                               logger: logger)

@@ -10,8 +10,10 @@ import Foundation
 ///
 /// What it sends: for each of the system's samples (a valid request, `{id}` in its path
 /// standing for an entity the first sample of its collection creates), the body with each
-/// field in turn replaced by hostile values or left out, and whole bodies that are not an
-/// object or not JSON; for each path prefix, odd ids, paging, searches, and PATCH, PUT and
+/// field in turn replaced by hostile values or left out, whole bodies that are not an
+/// object or not JSON, and the valid body with odd headers (a `Content-Type` that is not
+/// JSON, an 8 KB request id, `Expect: 100-continue`); for each path prefix, methods no
+/// route serves or the parser refuses, odd ids, paging, searches, and PATCH, PUT and
 /// DELETE on items with the same hostile bodies.
 public struct Fuzzer: Sendable {
     /// A valid request of the system, which the fuzzer varies.
@@ -57,6 +59,18 @@ public struct Fuzzer: Sendable {
         Data("\u{FEFF}{}".utf8), Data(#"{"a": "\ud800"}"#.utf8), Data(#"{"__proto__": {"x": 1}}"#.utf8),
     ]
 
+    /// Methods no route serves, or the parser refuses (`FOO`, `get`). Not `CONNECT`: the
+    /// edge answers it with a JSON 405, but an HTTP client built on NIO (this one) drops the
+    /// body of any answer to a `CONNECT`; `MethodTests` reads it from a socket instead.
+    static let oddMethods = ["OPTIONS", "TRACE", "PROPFIND", "FOO", "get"]
+
+    /// Headers a create must survive: whether it is then created is the service's call.
+    static let oddHeaders: [[String: String]] = [
+        ["Content-Type": "text/plain"], ["Content-Type": "application/json; charset=ebcdic"], ["Content-Type": "application/xml"],
+        ["Accept": "application/xml"], ["X-Request-Id": String(repeating: "x", count: 8_000)], ["X-Forwarded-Host": "evil.example/<x>"],
+        ["Expect": "100-continue"],
+    ]
+
     /// Sends everything; the findings, empty when the system held.
     public func run() async throws -> (requests: Int, findings: [Finding]) {
         var findings: [Finding] = []
@@ -69,10 +83,11 @@ public struct Fuzzer: Sendable {
             if let id = made.body?["id"]?.int64Value { ids[sample.path] = id }
         }
         var created: [String: Int64] = [:]
-        func check(_ method: String, _ path: String, _ body: Data?) async throws {
+        func check(_ method: String, _ path: String, _ body: Data?, headers: [String: String] = [:]) async throws {
             requests += 1
-            let answer = try await api.send(method, path, raw: body)
+            let answer = try await api.send(method, path, raw: body, headers: headers)
             let shown = "\(method) \(path) \(body.map { String(decoding: $0.prefix(80), as: UTF8.self) } ?? "")"
+                + headers.map { " \($0.key): \($0.value.prefix(40))" }.joined()
             if answer.status >= 500 {
                 findings.append(Finding(request: shown, answer: answer.summary))
             } else if answer.status >= 400, answer.body?["error"]?.stringValue == nil {
@@ -92,8 +107,12 @@ public struct Fuzzer: Sendable {
                 try await check(sample.method, path, try JSON.encode(JSONValue.object(fields.filter { $0.key != field })))
             }
             for body in Self.hostileBodies { try await check(sample.method, path, body) }
+            for headers in Self.oddHeaders { try await check(sample.method, path, try JSON.encode(sample.body), headers: headers) }
         }
         for prefix in prefixes {
+            for method in Self.oddMethods {
+                for path in [prefix, prefix + "/1", prefix + "/search"] { try await check(method, path, nil) }
+            }
             for query in ["?page=-1", "?size=0", "?size=abc", "?size=100000", "?page=99999999999999999999", "?sort=%00", "?customer=%FF",
                           "/abc", "/-1", "/0", "/1.5", "/99999999999999999999", "/%00", "/search/findByNothing", "/search/findByCustomer"] {
                 try await check("GET", prefix + query, nil)

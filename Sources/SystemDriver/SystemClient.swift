@@ -30,14 +30,16 @@ public struct SystemClient: Sendable {
         try await send(method, path, raw: try body.map { try JSON.encode($0) })
     }
 
-    /// Sends `raw` as a JSON body byte for byte (malformed on purpose, say).
-    public func send(_ method: String, _ path: String, raw body: Data?) async throws -> Answer {
+    /// Sends `raw` as a JSON body byte for byte (malformed on purpose, say), with
+    /// `headers` added to, or replacing, the usual ones.
+    public func send(_ method: String, _ path: String, raw body: Data?, headers extra: [String: String] = [:]) async throws -> Answer {
         var request = HTTPClientRequest(url: base + path)
         request.method = .init(rawValue: method)
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(data: body))
         }
+        for (name, value) in extra { request.headers.replaceOrAdd(name: name, value: value) }
         let response = try await http.execute(request, timeout: .seconds(10))
         let bytes = try await response.body.collect(upTo: 4 << 20)
         let data = Data(bytes.readableBytesView)

@@ -24,32 +24,12 @@ import Testing
         let router = Router()
         router.get("things") { _, _ in try JSONResponse.make(.ok, ["things": .array([])]) }
         try await withLiveServer(router) { port in
-            let answer = try await Self.exchange(bytes, port: port)
+            let answer = try await RawConnection.exchange(bytes, port: port)
             let (head, _, body) = answer.partition("\r\n\r\n")
             #expect(head.hasPrefix("HTTP/1.1 400"), "\(answer.prefix(200))")
             #expect(head.lowercased().contains("connection: close"))
             let json = try JSON.parse(Data(body.utf8))
             #expect(json["error"]?.stringValue?.hasPrefix("malformed HTTP request") == true, "\(body)")
-        }
-    }
-
-    /// Writes `bytes` on a fresh connection and reads until the server closes it.
-    static func exchange(_ bytes: [UInt8], port: Int) async throws -> String {
-        let closed = Collector()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(closed) } }
-            .connect(host: "127.0.0.1", port: port).get()
-        try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get()
-        try await eventually("the server closing the connection", timeout: .seconds(10)) { !channel.isActive }
-        return String(decoding: closed.bytes.withLock { $0 }, as: UTF8.self)
-    }
-
-    final class Collector: ChannelInboundHandler, Sendable {
-        typealias InboundIn = ByteBuffer
-        let bytes = Mutex<[UInt8]>([])
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let buffer = unwrapInboundIn(data)
-            bytes.withLock { $0 += buffer.readableBytesView }
         }
     }
 }

@@ -12,19 +12,34 @@ import NIOHTTP1
 /// the connection, which cannot be read further. Without it HummingbirdCore answers an
 /// empty 400.
 ///
-/// Sits in the channel pipeline after the HTTP codec (``server``), where parse errors
-/// arrive before any router sees a request.
-public final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
+/// A `CONNECT` (these services are no proxies) is answered 405 with a JSON error as
+/// well, here: NIO's response encoder strips the body from any answer to a `CONNECT`, so
+/// this one is written as bytes below the encoder, and the connection closes.
+///
+/// Sits in the channel pipeline after the HTTP codec (``HTTPEdge/server``), where parse
+/// errors arrive before any router sees a request.
+final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = HTTPRequestPart
     public typealias InboundOut = HTTPRequestPart
     public typealias OutboundIn = HTTPResponsePart
     public typealias OutboundOut = HTTPResponsePart
 
-    public init() {}
 
-    /// HTTP/1.1 with this handler in every connection's pipeline.
-    public static var server: HTTPServerBuilder {
-        .http1(configuration: .init(additionalChannelHandlers: [MalformedRequestHandler()]))
+    /// After a `CONNECT` was answered: what follows is not read.
+    private var refused = false
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refused else { return }
+        guard case .head(let head) = unwrapInboundIn(data), head.method == .connect else { return context.fireChannelRead(data) }
+        refused = true
+        let body = #"{"error":"CONNECT is not served: no service here is a proxy","status":405}"#
+        let answer = "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+            + "Allow: \r\nConnection: close\r\n\r\n" + body
+        // Written from the encoder's own context, the bytes go to the socket unencoded.
+        guard let encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else {
+            return context.close(promise: nil)
+        }
+        encoder.writeAndFlush(NIOAny(ByteBuffer(string: answer))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -137,24 +137,22 @@ public struct Resource<E: Entity>: Sendable {
         let path = RouterPath(E.collection)
         router.get(path) { request, _ in try await list(request) }
         router.get("\(E.collection)/:id") { request, context in try await item(request, id: context.parameters.require("id", as: Int64.self)) }
-        router.post(path) { request, _ in try await post(request) }
-        router.patch("\(E.collection)/:id") { request, context in try await change(request, id: context.parameters.require("id", as: Int64.self), merge: true) }
-        router.put("\(E.collection)/:id") { request, context in try await change(request, id: context.parameters.require("id", as: Int64.self), merge: false) }
-        router.delete("\(E.collection)/:id") { request, context in try await remove(id: context.parameters.require("id", as: Int64.self)) }
+        // A method left out is not registered: the router's 405 names what is allowed.
+        if let create { router.post(path) { request, _ in try await post(request, create: create) } }
+        if let update {
+            router.patch("\(E.collection)/:id") { request, context in
+                try await change(request, id: context.parameters.require("id", as: Int64.self), merge: true, update: update)
+            }
+            router.put("\(E.collection)/:id") { request, context in
+                try await change(request, id: context.parameters.require("id", as: Int64.self), merge: false, update: update)
+            }
+        }
+        if let delete { router.delete("\(E.collection)/:id") { _, context in try await remove(id: context.parameters.require("id", as: Int64.self), delete: delete) } }
         router.get("\(E.collection)/search") { request, _ in try searchIndex(request) }
         router.get("\(E.collection)/search/:name") { request, context in try await search(request, name: context.parameters.require("name")) }
     }
 
     // MARK: Handlers
-
-    /// What the collection answers (`Allow` of its 405s): HEAD wherever GET.
-    var collectionMethods: String { create == nil ? "GET, HEAD" : "GET, HEAD, POST" }
-    /// What an item answers.
-    var itemMethods: String { "GET, HEAD" + (update == nil ? "" : ", PATCH, PUT") + (delete == nil ? "" : ", DELETE") }
-
-    private func notAllowed(_ message: String, allow: String) -> HTTPError {
-        HTTPError(.methodNotAllowed, headers: [.allow: allow], message: message)
-    }
 
     func list(_ request: Request) async throws -> Response {
         let paging = try Paging(request)
@@ -175,8 +173,7 @@ public struct Resource<E: Entity>: Sendable {
         return try JSONResponse.make(.ok, HAL.item(E.self, id: id, body: JSON.parse(body), base: HAL.base(of: request)), contentType: HAL.contentType)
     }
 
-    func post(_ request: Request) async throws -> Response {
-        guard let create else { throw notAllowed("\(E.collection) cannot be created through this API", allow: collectionMethods) }
+    func post(_ request: Request, create: Create) async throws -> Response {
         let entity = try await create(try await JSONResponse.body(of: request), store)
         let base = HAL.base(of: request)
         let body = try HAL.item(E.self, id: entity.id!, body: JSON.value(entity), base: base)
@@ -184,8 +181,7 @@ public struct Resource<E: Entity>: Sendable {
                                      headers: [.location: "\(base)/\(E.collection)/\(entity.id!)"])
     }
 
-    func change(_ request: Request, id: Int64, merge: Bool) async throws -> Response {
-        guard let update else { throw notAllowed("\(E.collection) cannot be changed through this API", allow: itemMethods) }
+    func change(_ request: Request, id: Int64, merge: Bool, update: @escaping Update) async throws -> Response {
         let changes = try await JSONResponse.body(of: request)
         guard case .object = changes else { throw Refusal.badRequest("the body must be a JSON object") }
         let propose: @Sendable (E) throws -> E = { stored in
@@ -209,8 +205,7 @@ public struct Resource<E: Entity>: Sendable {
                                      contentType: HAL.contentType)
     }
 
-    func remove(id: Int64) async throws -> Response {
-        guard let delete else { throw notAllowed("\(E.collection) cannot be deleted through this API", allow: itemMethods) }
+    func remove(id: Int64, delete: @escaping Delete) async throws -> Response {
         let apply: @Sendable (any StoreTransaction) async throws -> E? = { tx in
             let stored = try await tx.require(E.self, id: id)
             let events = try await delete(stored, tx)

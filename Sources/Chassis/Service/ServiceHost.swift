@@ -99,6 +99,8 @@ public struct ServiceHost: Sendable {
         }
         if let inboundDelay { router.add(middleware: inboundDelay) }
         definition.routes(router, runtime)
+        // A path some route serves, with a method none does, is a 405 with `Allow`.
+        router.refusingUnservedMethods()
         return router
     }
 
@@ -156,7 +158,7 @@ public struct ServiceHost: Sendable {
         let logger = runtime.logger
         let app = Application(
             router: router(),
-            server: MalformedRequestHandler.server,
+            server: HTTPEdge.server,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: definition.name),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port
