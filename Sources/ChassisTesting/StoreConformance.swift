@@ -46,6 +46,7 @@ public struct StoreConformance {
         Case("the outbox yields committed events in order until marked published") { try await outboxInOrder($0) },
         Case("recordHandled is true the first time only, across transactions") { try await recordHandledOnce($0) },
         Case("positions start at 0 and persist per group and partition") { try await positionsPersist($0) },
+        Case("a claim raises the partition's epoch, which positions keep and a stale epoch's fence refuses") { try await claimsFence($0) },
         Case("parked dead letters are listed oldest first and taken once") { try await deadLetters($0) },
         Case("prune removes old published outbox rows and handled records, nothing pending") { try await prune($0) },
         Case("prune measures ages below a second exactly") { try await pruneSubSecond($0) },
@@ -448,6 +449,46 @@ extension StoreConformance {
              try await tx.position(group: "h", partition: 0)]
         }
         try check(read == [9, 7, 0], "positions (g/0, g/1, h/0) read \(read), expected [9, 7, 0]")
+    }
+
+    static func claimsFence(_ store: any Store) async throws {
+        let before = try await store.write { try await $0.epoch(group: "g", partition: 0) }
+        try check(before == 0, "an unclaimed partition's epoch reads \(before), expected 0")
+        try await store.write { try await $0.setPosition(group: "g", partition: 0, to: 4) }
+        let first = try await store.write { try await $0.claim(group: "g", partition: 0) }
+        let (second, position) = try await store.write { tx in
+            (try await tx.claim(group: "g", partition: 0), try await tx.position(group: "g", partition: 0))
+        }
+        try check(first == 1 && second == 2, "claims returned \(first), \(second), expected 1, 2")
+        try check(position == 4, "a claim keeps the position; read \(position)")
+        try await store.write { tx in
+            try await tx.fence(group: "g", partition: 0, epoch: 2)
+            try await tx.setPosition(group: "g", partition: 0, to: 6)
+        }
+        let other = try await store.write { try await $0.claim(group: "g", partition: 1) }
+        try check(other == 1, "partitions are claimed apart; g/1 read \(other)")
+        do {
+            try await store.write { tx in
+                try await tx.fence(group: "g", partition: 0, epoch: 1)
+                try await tx.setPosition(group: "g", partition: 0, to: 99)
+            }
+            throw ConformanceFailure("a fence with a superseded epoch let its transaction commit")
+        } catch let fenced as PartitionFenced {
+            try check(fenced.current == 2 && fenced.epoch == 1, "the refusal names the epochs: \(fenced)")
+        }
+        let (epoch, kept) = try await store.write { tx in
+            (try await tx.epoch(group: "g", partition: 0), try await tx.position(group: "g", partition: 0))
+        }
+        try check(epoch == 2 && kept == 6, "epoch \(epoch) and position \(kept) after the fenced write, expected 2 and 6")
+        // A rolled-back claim leaves no trace either.
+        do {
+            try await store.write { tx in
+                _ = try await tx.claim(group: "g", partition: 0)
+                throw ConformanceFailure("rolled back")
+            }
+        } catch is ConformanceFailure {}
+        let after = try await store.write { try await $0.epoch(group: "g", partition: 0) }
+        try check(after == 2, "a claim in a rolled-back transaction must not remain; epoch reads \(after)")
     }
 
     static func deadLetters(_ store: any Store) async throws {

@@ -168,6 +168,50 @@ import Testing
         }
     }
 
+    /// A member that misses its renewals without knowing (here its bus hangs on every
+    /// renewal; a process stalled past the lease is the same) believes it still holds its
+    /// partitions and handles on. Once the survivor claimed them, nothing the stale member
+    /// does commits: every later event is handled by the survivor, once, in order, and the
+    /// stale member lets the partitions go at its first fenced transaction (issue 11,
+    /// finding 7). Without the fence the stale member commits about half of them.
+    ///
+    /// Embedded only: on JetStream the stale member's fetch can hang on a continuation
+    /// `PullFeed.take` leaks ("SWIFT TASK CONTINUATION MISUSE"), and then it never stops;
+    /// the fence itself is the store's, checked on PostgreSQL by the store conformance.
+    @Test(arguments: [Rig.Backend.embedded]) func aMemberWhoseLeasesLapsedUnawaresIsFencedOff(_ backend: Rig.Backend) async throws {
+        try await withRig(backend) { rig in
+            let bus = StallingRenewals(rig.log)
+            let a = EventConsumer(group: Rig.group, member: "a", store: rig.store, bus: bus, policies: .tallying(as: "a"),
+                                  settings: .brisk, logger: quietLogger)
+            rig.start(a)
+            try await eventually("a holding every partition") { a.partitions == rig.allPartitions }
+            var events = try await rig.publish(keys: rig.spreadKeys, seqs: 1...3)
+            try await eventually("a handling the first events") { try await rig.caughtUp(handled: events.count) }
+
+            bus.stall()
+            let b = rig.consumer("b", policies: .tallying(as: "b"))
+            rig.start(b)
+            try await eventually("b holding every partition once a's leases lapsed") { b.partitions == rig.allPartitions }
+            // Until b claims a partition in the store, what a commits there is still a's
+            // tenure (b resumes after it); from b's claim on, a's tenure is over.
+            try await eventually("b claiming every partition") {
+                try await rig.store.write { tx in
+                    for partition in rig.allPartitions where try await tx.epoch(group: Rig.group, partition: partition) < 2 { return false }
+                    return true
+                }
+            }
+
+            let later = try await rig.publish(keys: rig.spreadKeys, seqs: 4...13)
+            events += later
+            try await eventually("every event handled") { try await rig.caughtUp(handled: events.count) }
+            try await rig.expectHandledExactlyOnce(events)
+            let labels = Set(later.map(\.label))
+            let stale = try await rig.sightings().filter { labels.contains($0.event) && $0.member != "b" }
+            #expect(stale.isEmpty, "\(stale.count) of \(later.count) later events committed by the stale member")
+            try await eventually("a letting its partitions go") { a.partitions.isEmpty }
+        }
+    }
+
     /// A consumer reads every event of its system and handles a few types: the others move
     /// its position without a transaction each, in batches as one by one.
     @Test(arguments: Rig.backends) func eventsNoPolicyHandlesCostNoTransactionPerBatch(_ backend: Rig.Backend) async throws {
@@ -217,4 +261,30 @@ final class CountingStore: Store {
     func count(_ collection: String, matching filters: [FieldMatch]) async throws -> Int {
         try await inner.count(collection, matching: filters)
     }
+}
+
+/// A bus whose renewals hang once ``stall()`` is called (until the caller is cancelled);
+/// everything else still works: a member cut off from the lease holder, not from the log.
+final class StallingRenewals: EventBus {
+    let inner: any EventBus
+    private let stalled = Mutex(false)
+    init(_ inner: any EventBus) { self.inner = inner }
+    func stall() { stalled.withLock { $0 = true } }
+
+    var partitionCount: Int { inner.partitionCount }
+    func publish(_ envelopes: [EventEnvelope]) async throws { try await inner.publish(envelopes) }
+    func fetch(group: String, partition: Int, after position: Int64, limit: Int, wait: Duration) async throws -> [BusRecord] {
+        try await inner.fetch(group: group, partition: partition, after: position, limit: limit, wait: wait)
+    }
+    func acknowledge(group: String, partition: Int, through position: Int64) async throws {
+        try await inner.acknowledge(group: group, partition: partition, through: position)
+    }
+    func balance(group: String, member: String, ttl: Duration) async throws -> Set<Int> {
+        while stalled.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(50)) }
+        return try await inner.balance(group: group, member: member, ttl: ttl)
+    }
+    func leave(group: String, member: String) async throws { try await inner.leave(group: group, member: member) }
+    func lag(group: String) async throws -> [Int: Int64] { try await inner.lag(group: group) }
+    func prune(olderThan age: Duration) async throws -> Int { try await inner.prune(olderThan: age) }
+    func ping() async throws { try await inner.ping() }
 }

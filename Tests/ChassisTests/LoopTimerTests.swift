@@ -85,6 +85,22 @@ import Testing
         try await eventually("the abandoned operation ended, cancelled") { sawCancellation.withLock { $0 } }
     }
 
+    /// A connection opened after the deadline is handed over to be closed: dropped, a
+    /// PostgreSQL connection asserts in its deinit (a crash in a debug build) and leaks.
+    @Test func aResultThatArrivesAfterTheDeadlineGoesToLate() async throws {
+        let gate = Gate()
+        let late = Mutex<[Int]>([])
+        let onTime = try await LoopTimer.withTimeout(.seconds(30), late: { value in late.withLock { $0.append(value) } }) { 1 }
+        #expect(onTime == 1)
+        let result = try await LoopTimer.withTimeout(.milliseconds(50), late: { value in late.withLock { $0.append(value) } }) { () async -> Int in
+            await gate.wait()
+            return 2
+        }
+        #expect(result == nil)
+        await gate.open()
+        try await eventually("the late result handed over") { late.withLock { $0 } == [2] }
+    }
+
     @Test func cancellingTheCallerThrowsAtOnce() async throws {
         let caller = Task { try await LoopTimer.withTimeout(.seconds(60)) { try await LoopTimer.sleep(for: .seconds(60)) } }
         caller.cancel()

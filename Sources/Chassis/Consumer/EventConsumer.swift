@@ -5,12 +5,17 @@ import Synchronization
 
 /// Tuning of an ``EventConsumer``; the defaults suit a service, tests shorten them.
 public struct ConsumerSettings: Sendable {
-    /// How long a lease lasts without renewal: a replica that dies loses its partitions after it.
-    public var leaseTTL: Duration = .seconds(6)
+    /// How long a lease lasts without renewal: a replica that dies loses its partitions
+    /// after it, and a survivor has them within this plus one ``rebalanceInterval`` (1.6 s
+    /// at most by default). Short is safe: a member that misses its renewals (stalled, cut
+    /// off from the bus) and handles on is fenced off by the store, not trusted to stop
+    /// (``StoreTransaction/claim(group:partition:)``); too short only moves partitions
+    /// needlessly on a machine that stalls for longer. `MSA_LEASE_TTL_MS`.
+    public var leaseTTL: Duration = .milliseconds(1200)
     /// How often a member renews its leases and looks for members that joined or left
     /// (at least three times per ``leaseTTL``): a graceful leave or a new replica is
     /// noticed within this.
-    public var rebalanceInterval: Duration = .seconds(1)
+    public var rebalanceInterval: Duration = .milliseconds(400)
     /// Attempts of one event before it is parked as a dead letter.
     public var maxAttempts: Int = 5
     /// First retry delay; doubles per attempt up to ``retryCap``.
@@ -37,6 +42,14 @@ public struct ConsumerSettings: Sendable {
 /// with backoff, holding its partition (per-key order), and parked as a dead letter after
 /// ``ConsumerSettings/maxAttempts``. On graceful shutdown the consumer finishes the event
 /// in hand, stops, and gives its leases up at once.
+///
+/// Never two owners of a partition: a lease from the bus lets a member start; before it
+/// reads, it claims the partition in the store (a new epoch), and every transaction it
+/// handles or moves the position in checks, under the store's write lock, that the epoch
+/// is still its own. A member whose lease lapsed without its knowing (stalled past the
+/// TTL, cut off from the bus) and that handles on has its transaction rolled back
+/// (``PartitionFenced``) and lets the partition go; the new owner resumes from the
+/// position the old one last committed.
 public final class EventConsumer: Service {
     public let group: String
     public let member: String
@@ -48,6 +61,13 @@ public final class EventConsumer: Service {
     let metrics: ChassisMetrics
     private let owned = Mutex<Set<Int>>([])
     private let stopping = Mutex(false)
+    /// Fenced partitions: dropped from ``owned`` until the bus hands them out again.
+    private let fenced = Mutex<Set<Int>>([])
+    /// The epoch this member claimed for each partition it holds: one claim per grant of
+    /// the bus, kept while the member holds the partition (a consumer loop that restarts
+    /// after an error does not claim again, or a member with a stale view of its leases
+    /// would fence off the partition's real owner).
+    private let epochs = Mutex<[Int: Int64]>([:])
 
     public init(group: String, member: String = UUID().uuidString.lowercased(), store: any Store, bus: any EventBus,
                 policies: Policies, settings: ConsumerSettings = .init(), logger: Logger, metrics: ChassisMetrics = .shared) {
@@ -88,8 +108,12 @@ public final class EventConsumer: Service {
         let interval = min(settings.leaseTTL / 3, settings.rebalanceInterval)
         while !isStopping {
             do {
-                let held = try await bus.balance(group: group, member: member, ttl: settings.leaseTTL)
+                let granted = try await bus.balance(group: group, member: member, ttl: settings.leaseTTL)
+                // A fenced partition the bus still lists for us waits one round: by then the
+                // bus has noticed who holds it (ours again only if its claimer is gone).
+                let held = fenced.withLock { fenced in defer { fenced = [] }; return granted.subtracting(fenced) }
                 let before = owned.withLock { old in defer { old = held }; return old }
+                epochs.withLock { epochs in epochs = epochs.filter { held.contains($0.key) } }
                 if before != held {
                     logger.info("partitions rebalanced", metadata: ["group": "\(group)", "partitions": "\(held.sorted())"])
                 }
@@ -121,6 +145,11 @@ public final class EventConsumer: Service {
             do {
                 try await consume(partition)
                 failures = 0
+            } catch let error as PartitionFenced {
+                owned.withLock { _ = $0.remove(partition) }
+                fenced.withLock { _ = $0.insert(partition) }
+                epochs.withLock { _ = $0.removeValue(forKey: partition) }
+                logger.info("partition taken over by another member", metadata: ["group": "\(group)", "partition": "\(partition)", "reason": "\(error)"])
             } catch {
                 failures += 1
                 logger.warning("consumer loop failed", metadata: ["group": "\(group)", "partition": "\(partition)", "error": "\(error)"])
@@ -137,21 +166,33 @@ public final class EventConsumer: Service {
     /// skipped again; nothing is handled twice, and a consumer of a few event types does
     /// not pay a commit for every event of the system.
     private func consume(_ partition: Int) async throws {
-        var position = try await store.write { try await $0.position(group: group, partition: partition) }
+        let known = epochs.withLock { $0[partition] }
+        let (epoch, start) = try await store.write { tx in
+            let epoch: Int64
+            if let known {
+                try await tx.fence(group: group, partition: partition, epoch: known)
+                epoch = known
+            } else {
+                epoch = try await tx.claim(group: group, partition: partition)
+            }
+            return (epoch, try await tx.position(group: group, partition: partition))
+        }
+        epochs.withLock { $0[partition] = epoch }
+        var position = start
         var recorded = position
         var acknowledged = position
         var lastAcknowledged = ContinuousClock.now
         while owns(partition) && !isStopping {
             let records = try await bus.fetch(group: group, partition: partition, after: position,
                                               limit: settings.batchSize, wait: settings.fetchWait)
-            if let last = records.last, try await handleTogether(records, partition: partition) {
+            if let last = records.last, try await handleTogether(records, partition: partition, epoch: epoch) {
                 position = last.position
                 recorded = position
             } else {
                 for record in records {
                     guard owns(partition) && !isStopping else { break }
                     if policies.handler(for: record.envelope.type) != nil {
-                        guard try await handle(record, partition: partition) else { return }
+                        guard try await handle(record, partition: partition, epoch: epoch) else { return }
                         recorded = record.position
                     }
                     position = record.position
@@ -160,7 +201,10 @@ public final class EventConsumer: Service {
             if position != acknowledged && (records.isEmpty || lastAcknowledged.duration(to: .now) >= settings.ackInterval) {
                 if position != recorded {
                     let reached = position
-                    try await store.write { try await $0.setPosition(group: group, partition: partition, to: reached) }
+                    try await store.write { tx in
+                        try await tx.fence(group: group, partition: partition, epoch: epoch)
+                        try await tx.setPosition(group: group, partition: partition, to: reached)
+                    }
                     recorded = position
                 }
                 try await bus.acknowledge(group: group, partition: partition, through: position)
@@ -174,13 +218,14 @@ public final class EventConsumer: Service {
     /// batch is then handled one by one, so only the failing event is retried and
     /// parked), if this member no longer owns the partition, or if no event of the batch
     /// has a handler (the position then moves without a transaction, as for one event).
-    private func handleTogether(_ records: [BusRecord], partition: Int) async throws -> Bool {
+    private func handleTogether(_ records: [BusRecord], partition: Int, epoch: Int64) async throws -> Bool {
         guard records.count > 1, owns(partition), !isStopping, let last = records.last,
               records.contains(where: { policies.handler(for: $0.envelope.type) != nil }) else { return false }
         let started = ContinuousClock.now
         let outcomes: [(type: String, first: Bool)]
         do {
             outcomes = try await store.write { tx in
+                try await tx.fence(group: group, partition: partition, epoch: epoch)
                 var outcomes: [(type: String, first: Bool)] = []
                 let handled = records.compactMap { record in policies.handler(for: record.envelope.type).map { (record.envelope, $0) } }
                 // One check of the whole batch's handled records (a consumer catching up after
@@ -196,7 +241,7 @@ public final class EventConsumer: Service {
                 return outcomes
             }
         } catch {
-            if error is CancellationError { throw error }
+            if error is CancellationError || error is PartitionFenced { throw error }
             return false
         }
         let each = outcomes.isEmpty ? .zero : (ContinuousClock.now - started) / outcomes.count
@@ -225,7 +270,7 @@ public final class EventConsumer: Service {
     }
 
     /// Handles one event with retries; false if the consumer stopped before it was settled.
-    private func handle(_ record: BusRecord, partition: Int) async throws -> Bool {
+    private func handle(_ record: BusRecord, partition: Int, epoch: Int64) async throws -> Bool {
         let envelope = record.envelope
         guard let handler = policies.handler(for: envelope.type) else { return true }
         var attempt = 0
@@ -234,16 +279,19 @@ public final class EventConsumer: Service {
             let started = ContinuousClock.now
             do {
                 let first = try await store.write { tx in
+                    try await tx.fence(group: group, partition: partition, epoch: epoch)
                     let first = try await Self.handleOnce(envelope, handler, group: group, in: tx)
                     try await tx.setPosition(group: group, partition: partition, to: record.position)
                     return first
                 }
                 count(envelope.type, first: first, duration: ContinuousClock.now - started)
                 return true
+            } catch let fenced as PartitionFenced {
+                throw fenced
             } catch {
                 metrics.handlerFailed(group: group, type: envelope.type)
                 if attempt >= settings.maxAttempts {
-                    try await park(record, partition: partition, error: error, attempts: attempt)
+                    try await park(record, partition: partition, epoch: epoch, error: error, attempts: attempt)
                     return true
                 }
                 logger.warning("event handler failed, will retry", metadata: [
@@ -256,10 +304,11 @@ public final class EventConsumer: Service {
         }
     }
 
-    private func park(_ record: BusRecord, partition: Int, error: any Error, attempts: Int) async throws {
+    private func park(_ record: BusRecord, partition: Int, epoch: Int64, error: any Error, attempts: Int) async throws {
         let letter = DeadLetter(group: group, partition: partition, position: record.position, envelope: record.envelope,
                                 error: "\(error)", attempts: attempts)
         try await store.write { tx in
+            try await tx.fence(group: group, partition: partition, epoch: epoch)
             try await tx.park(letter)
             try await tx.setPosition(group: group, partition: partition, to: record.position)
         }

@@ -111,14 +111,18 @@ extension LoopTimer {
     /// deadline even when the operation ignores cancellation (a query on a connection
     /// whose server vanished): the operation runs in a task of its own, which is cancelled
     /// and left to end on its own. Cancelling the caller cancels the operation and throws
-    /// `CancellationError` at once.
-    public static func withTimeout<R: Sendable>(_ timeout: Duration,
+    /// `CancellationError` at once. A result that arrives after the caller was answered is
+    /// given to `late` (a connection opened too late is closed there, not leaked).
+    public static func withTimeout<R: Sendable>(_ timeout: Duration, late: (@Sendable (R) async -> Void)? = nil,
                                                 _ operation: @escaping @Sendable () async throws -> R) async throws -> R? {
         let race = Race<R>()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 race.start(continuation,
-                           task: Task { race.finish(await Result(catchingAsync: operation).map(Optional.some)) },
+                           task: Task {
+                               let outcome = await Result(catchingAsync: operation)
+                               if !race.finish(outcome.map(Optional.some)), case .success(let result) = outcome { await late?(result) }
+                           },
                            timer: LoopTimer(after: timeout) { race.finish(.success(nil)) })
             }
         } onCancel: {
@@ -133,7 +137,7 @@ extension Result where Failure == any Error {
     }
 }
 
-/// The state of one ``LoopTimer/withTimeout(_:_:)``: the first outcome — the operation's,
+/// The state of one ``LoopTimer/withTimeout(_:late:_:)``: the first outcome — the operation's,
 /// the deadline's, or the caller's cancellation — resumes the caller, exactly once, and
 /// stops the other two.
 private final class Race<R: Sendable>: Sendable {
@@ -161,22 +165,24 @@ private final class Race<R: Sendable>: Sendable {
         continuation.resume(with: early)
     }
 
-    func finish(_ outcome: Result<R?, any Error>) {
-        let running: (CheckedContinuation<R?, any Error>, Task<Void, Never>, LoopTimer)? = state.withLock { state in
+    /// Whether `outcome` is the one the caller gets (false: another came first).
+    @discardableResult func finish(_ outcome: Result<R?, any Error>) -> Bool {
+        let (won, running): (Bool, (CheckedContinuation<R?, any Error>, Task<Void, Never>, LoopTimer)?) = state.withLock { state in
             switch state {
             case .starting(nil):
                 state = .starting(early: outcome)
-                return nil
+                return (true, nil)
             case .running(let continuation, let task, let timer):
                 state = .finished
-                return (continuation, task, timer)
+                return (true, (continuation, task, timer))
             case .starting, .finished:
-                return nil
+                return (false, nil)
             }
         }
-        guard let (continuation, task, timer) = running else { return }
+        guard let (continuation, task, timer) = running else { return won }
         task.cancel()
         timer.cancel()
         continuation.resume(with: outcome)
+        return true
     }
 }

@@ -30,6 +30,9 @@ extension PostgresStore {
             "CREATE TABLE \(t.writeLock) (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)",
             "INSERT INTO \(t.writeLock) (id, version) VALUES (1, 0)",
         ] }),
+        ("chassis-v3-epochs", { t in [
+            "ALTER TABLE \(t.positions) ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0",
+        ] }),
     ]
 
     /// Applies the migrations the schema lacks, in a transaction of its own under an

@@ -95,6 +95,27 @@ enum Prepared {
         func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
     }
 
+    struct Epoch: PostgresPreparedStatement {
+        static let name = "msa_epoch"
+        static let sql = "SELECT epoch FROM positions WHERE grp = $1 AND part = $2"
+        var group: String
+        var partition: Int32
+        func makeBindings() throws -> PostgresBindings { bindings(group, partition) }
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    }
+
+    struct Claim: PostgresPreparedStatement {
+        static let name = "msa_claim"
+        static let sql = """
+            INSERT INTO positions (grp, part, position, epoch) VALUES ($1, $2, 0, 1) \
+            ON CONFLICT (grp, part) DO UPDATE SET epoch = positions.epoch + 1 RETURNING epoch
+            """
+        var group: String
+        var partition: Int32
+        func makeBindings() throws -> PostgresBindings { bindings(group, partition) }
+        func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
+    }
+
     /// Serializes a schema's writers across processes, until the transaction ends: the
     /// update locks the schema's one `write_lock` row, and a writer that waited for it reads
     /// the row as the one before it committed it. Every transaction bumps the version, so

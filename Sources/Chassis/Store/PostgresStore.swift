@@ -232,7 +232,7 @@ public final class PostgresStore: Store {
     func openWriter() async throws -> PostgresConnection {
         if let open = writerConnection.withLock({ $0 }), !open.isClosed { return open }
         do {
-            let fresh = try await bounded("connect") { [configuration, logger] in
+            let fresh = try await bounded("connect", late: { try? await $0.close() }) { [configuration, logger] in
                 try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             }
             writerConnection.withLock { $0 = fresh }
@@ -301,10 +301,11 @@ public final class PostgresStore: Store {
     /// Runs `operation` for at most ``operationTimeout``; a timeout or an unreachable
     /// database is a ``Refusal/unavailable(_:retryAfterSeconds:)``. Errors the database
     /// answered with (a constraint, a syntax error) pass through unchanged.
-    private func bounded<R: Sendable>(_ what: String, _ operation: @escaping @Sendable () async throws -> R) async throws -> R {
+    private func bounded<R: Sendable>(_ what: String, late: (@Sendable (R) async -> Void)? = nil,
+                                      _ operation: @escaping @Sendable () async throws -> R) async throws -> R {
         let timeout = operationTimeout
         do {
-            guard let result = try await LoopTimer.withTimeout(timeout, operation) else {
+            guard let result = try await LoopTimer.withTimeout(timeout, late: late, operation) else {
                 throw Refusal.unavailable("the database did not answer within \(timeout) (\(what))", retryAfterSeconds: 1)
             }
             return result

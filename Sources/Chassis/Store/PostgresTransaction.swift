@@ -89,13 +89,19 @@ final class PostgresTransaction: StoreTransaction {
             return member.pending
         }
         guard !own.isEmpty else { return }
+        _ = try await sendOwn(own.statement)
+    }
+
+    /// Sends a write of this member's own, after a savepoint if earlier members wrote in
+    /// the transaction, so a failure of this member undoes only its writes.
+    private func sendOwn<S: PostgresPreparedStatement>(_ statement: S) async throws -> [S.Row] where S.Row: Sendable {
         if group.members > 0 && state.withLock({ $0.savepoint == nil }) {
             let name = group.newSavepoint()
             _ = try await send(PostgresQuery(unsafeSQL: "SAVEPOINT \(name)"))
             state.withLock { $0.savepoint = name }
         }
         state.withLock { $0.sentOwn = true }
-        _ = try await send(own.statement)
+        return try await send(statement)
     }
 
     /// Any statement, after every pending write: for the store's own maintenance.
@@ -232,6 +238,14 @@ final class PostgresTransaction: StoreTransaction {
 
     func setPosition(group name: String, partition: Int, to position: Int64) async throws {
         state.withLock { $0.pending.positions[PendingWrites.PositionKey(group: name, partition: partition)] = position }
+    }
+
+    func claim(group name: String, partition: Int) async throws -> Int64 {
+        try await sendOwn(Prepared.Claim(group: name, partition: Int32(partition))).first ?? 0
+    }
+
+    func epoch(group name: String, partition: Int) async throws -> Int64 {
+        try await send(Prepared.Epoch(group: name, partition: Int32(partition))).first ?? 0
     }
 
     func park(_ letter: DeadLetter) async throws {

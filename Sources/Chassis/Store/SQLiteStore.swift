@@ -53,6 +53,9 @@ public final class SQLiteStore: Store {
                                            attempts INTEGER NOT NULL, parked_at INTEGER NOT NULL);
                 """)
         }
+        migrator.registerMigration("chassis-v2-epochs") { db in
+            try db.execute(sql: "ALTER TABLE positions ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -277,6 +280,21 @@ final class SQLiteTransaction: StoreTransaction {
                 INSERT INTO positions (grp, part, position) VALUES (?, ?, ?)
                 ON CONFLICT (grp, part) DO UPDATE SET position = excluded.position
                 """, arguments: [group, partition, position])
+        }
+    }
+
+    func claim(group: String, partition: Int) async throws -> Int64 {
+        try await store.onWriter { db in
+            try Int64.fetchOne(cached: db, sql: """
+                INSERT INTO positions (grp, part, position, epoch) VALUES (?, ?, 0, 1)
+                ON CONFLICT (grp, part) DO UPDATE SET epoch = epoch + 1 RETURNING epoch
+                """, arguments: [group, partition]) ?? 0
+        }
+    }
+
+    func epoch(group: String, partition: Int) async throws -> Int64 {
+        try await store.onWriter { db in
+            try Int64.fetchOne(cached: db, sql: "SELECT epoch FROM positions WHERE grp = ? AND part = ?", arguments: [group, partition]) ?? 0
         }
     }
 
