@@ -174,11 +174,7 @@ import Testing
     /// does commits: every later event is handled by the survivor, once, in order, and the
     /// stale member lets the partitions go at its first fenced transaction (issue 11,
     /// finding 7). Without the fence the stale member commits about half of them.
-    ///
-    /// Embedded only: on JetStream the stale member's fetch can hang on a continuation
-    /// `PullFeed.take` leaks ("SWIFT TASK CONTINUATION MISUSE"), and then it never stops;
-    /// the fence itself is the store's, checked on PostgreSQL by the store conformance.
-    @Test(arguments: [Rig.Backend.embedded]) func aMemberWhoseLeasesLapsedUnawaresIsFencedOff(_ backend: Rig.Backend) async throws {
+    @Test(arguments: Rig.backends) func aMemberWhoseLeasesLapsedUnawaresIsFencedOff(_ backend: Rig.Backend) async throws {
         try await withRig(backend) { rig in
             let bus = StallingRenewals(rig.log)
             let a = EventConsumer(group: Rig.group, member: "a", store: rig.store, bus: bus, policies: .tallying(as: "a"),

@@ -31,6 +31,28 @@ struct PullFeedTests {
         }
     }
 
+    /// Two takes waiting on one feed at once (two members of a group in one process share
+    /// the bus, and so the feed) both end: a second waiter replaced the first, whose task
+    /// then waited for ever ("SWIFT TASK CONTINUATION MISUSE … leaked its continuation").
+    @Test func twoTakesWaitingAtOnceBothEnd() async throws {
+        try await withJetStreamBus(partitions: 1) { bus in
+            let stream = "MSA_\(bus.system.uppercased())"
+            try await bus.jetStream.api("CONSUMER.DURABLE.CREATE.\(stream).shared", [
+                "stream_name": .string(stream),
+                "config": ["durable_name": "shared", "ack_policy": "all", "deliver_policy": "all"],
+            ])
+            let feed = try await PullFeed.start(bus.jetStream, stream: stream, consumer: "shared", window: 4, expires: .seconds(5))
+            defer { feed.close() }
+            let first = Task { try await feed.take(limit: 10, wait: .seconds(5)) }
+            let second = Task { try await feed.take(limit: 10, wait: .seconds(5)) }
+            try await eventually("both takes waiting") { feed.waitingTakes == 2 }
+            try await bus.publish([sampleEnvelope(key: "k", seq: 1)])
+            // A leaked take never ends, not even at its own deadline.
+            let ended = try await LoopTimer.withTimeout(.seconds(20)) { try await first.value.count + second.value.count }
+            #expect(ended == 1, "a take never ended")
+        }
+    }
+
     /// A message handed back with NAK is delivered again, the next after it only later.
     @Test func aNakedMessageIsDeliveredAgain() async throws {
         try await withJetStreamBus(partitions: 1) { bus in

@@ -220,7 +220,7 @@ struct RentalSystemTests {
     /// order (approve before cancel); a replica killed with SIGKILL has its partitions
     /// taken over by the other once its leases expire.
     @Test func twoLendReplicasShareTheEventsAndOneTakesOverWhenTheOtherDies() async throws {
-        try await RunningSystem.with("rental", arguments: ["--replicas", "lend=2"], environment: ["MSA_LEASE_TTL_MS": "3000"]) { system in
+        try await RunningSystem.with("rental", arguments: ["--replicas", "lend=2"]) { system in
             let api = system.gateway
             let (lend1, lend2) = (try await system.direct("lend"), try await system.direct("lend#2"))
             try await eventually("partitions spread over both replicas") {
@@ -241,10 +241,16 @@ struct RentalSystemTests {
             #expect(posts1 > 0 && posts2 > 0, "the gateway did not spread POST /lends over both replicas: \(posts1) and \(posts2)")
 
             #expect(try await system.msa(["stop", "rental", "lend#2", "--kill"]).status == 0)
+            // The dead replica's leases lapse (1.2 s) and the survivor's next renewal (every
+            // 0.4 s) takes them: 1.6 s at most; 3 s leaves room for a busy machine.
+            let killed = ContinuousClock.now
+            try await eventually("the survivor owning every partition within 3 s of the kill", timeout: .seconds(3)) {
+                try await owned(lend1) == 8
+            }
+            print("lend#1 took over lend#2's partitions \(killed.duration(to: .now)) after the SIGKILL")
             let before = try await handled(lend1)
             let lateCancelled = try await requestAndCancel(12, customer: "replicas", via: api)
             let lateConfirmed = try await request(6, customer: "replicas", via: api)
-            try await eventually("the survivor owns every partition") { try await owned(lend1) == 8 }
             try await eventually("phase 2 handled by the survivor") { try await handled(lend1) - before == 2 * 12 + 6 }
             try await confirmAll(lateConfirmed, via: api)
             try await expectCancelled(lateCancelled, via: api)

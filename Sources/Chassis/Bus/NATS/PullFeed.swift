@@ -24,7 +24,10 @@ final class PullFeed: Sendable {
 
     private struct State {
         var messages: [NATSMessage] = []
-        var waiter: CheckedContinuation<Void, Never>?
+        /// Takes waiting for an event. Usually one; two members of a group in one process
+        /// (tests do this) share the bus and so the feed, and a second waiter must not
+        /// replace the first, whose task would then wait for ever.
+        var waiters: [CheckedContinuation<Void, Never>] = []
         /// Events the open request may still deliver.
         var credit = 0
         var requested = ContinuousClock.now
@@ -78,13 +81,13 @@ final class PullFeed: Sendable {
                 }
                 state.withLock { $0.credit = 0 }
             } else {
-                let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+                let waiters = state.withLock { state in
                     state.messages.append(message)
                     state.credit -= 1
-                    defer { state.waiter = nil }
-                    return state.waiter
+                    defer { state.waiters = [] }
+                    return state.waiters
                 }
-                waiter?.resume()
+                for waiter in waiters { waiter.resume() }
             }
             if state.withLock({ $0.credit <= 0 && $0.failure == nil }) {
                 do { try await request() } catch {
@@ -97,12 +100,12 @@ final class PullFeed: Sendable {
     }
 
     private func end(_ failure: any Error) {
-        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+        let waiters = state.withLock { state in
             if state.failure == nil { state.failure = failure }
-            defer { state.waiter = nil }
-            return state.waiter
+            defer { state.waiters = [] }
+            return state.waiters
         }
-        waiter?.resume()
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Up to `limit` delivered events, waiting up to `wait` for the first if none is here.
@@ -122,7 +125,7 @@ final class PullFeed: Sendable {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     let now = state.withLock { state in
                         guard state.messages.isEmpty && state.failure == nil && !Task.isCancelled else { return true }
-                        state.waiter = continuation
+                        state.waiters.append(continuation)
                         return false
                     }
                     if now { continuation.resume() }
@@ -140,11 +143,17 @@ final class PullFeed: Sendable {
         }
     }
 
+    /// How many takes wait for an event now.
+    var waitingTakes: Int { state.withLock { $0.waiters.count } }
+
+    /// Wakes every waiter (a waiter woken early, by another's deadline, finds what there
+    /// is, perhaps nothing, as after its own).
     private func wake() {
-        state.withLock { state in
-            defer { state.waiter = nil }
-            return state.waiter
-        }?.resume()
+        let waiters = state.withLock { state in
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Stops the feed: the open request's events are no longer received.
