@@ -354,11 +354,11 @@ extension ResilienceTests {
                 }
                 let waiting = Task { try await client.get("/ok") }
                 try await eventually("a call waiting in the line") { client.bulkhead.waiting == 1 }
-                let started = ContinuousClock.now
+                // The line was full: refused without waiting (the refusal of a wait that ran
+                // out says "no slot freed within the wait").
                 await #expect(throws: Refusal.unavailable("target is unavailable: too many concurrent calls", retryAfterSeconds: 1)) {
                     try await client.get("/ok")
                 }
-                #expect(ContinuousClock.now - started < .seconds(1), "the line was full: refused without waiting its 2 s")
                 await #expect(throws: Refusal.self) { try await waiting.value }
                 slow.cancel()
                 await #expect(throws: CancellationError.self) { try await slow.value }
