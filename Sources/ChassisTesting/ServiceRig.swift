@@ -20,7 +20,7 @@ public struct ServiceRig: Sendable {
     /// one of the system's services would: with its internal credential (``InternalRoute``).
     public func send(_ method: HTTPRequest.Method, _ uri: String, _ body: String? = nil) async throws -> Reply {
         var headers: HTTPFields = body == nil ? [:] : [.contentType: "application/json"]
-        if let token = host.settings.environment[InternalRoute.setting] { headers[InternalRoute.header] = token }
+        if let token = InternalRoute.token(in: host.settings.environment) { headers[InternalRoute.header] = token }
         let response = try await client.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
         let data = Data(response.body.readableBytesView)
         return Reply(status: response.status, headers: response.headers, json: data.isEmpty ? .null : try JSON.parse(data))

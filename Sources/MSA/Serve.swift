@@ -28,7 +28,8 @@ struct Serve: AsyncParsableCommand {
                              Kubernetes: a StatefulSet pod's name); a restarted replica
                              takes its partitions at once. Never two live processes
                              with one slot. Unset: a unique member, whose partitions
-                             move only when it leaves or its lease expires (6 s)
+                             move only when it leaves or its lease expires
+                             (1.2 s; MSA_LEASE_TTL_MS)
               MSA_INTERNAL_TOKEN the system's credential for its internal routes
                              (payment's approve and void): sent by every service,
                              required by them; a Secret in production, fresh per

@@ -61,8 +61,6 @@ public final class EventConsumer: Service {
     let metrics: ChassisMetrics
     private let owned = Mutex<Set<Int>>([])
     private let stopping = Mutex(false)
-    /// Fenced partitions: dropped from ``owned`` until the bus hands them out again.
-    private let fenced = Mutex<Set<Int>>([])
     /// The epoch this member claimed for each partition it holds: one claim per grant of
     /// the bus, kept while the member holds the partition (a consumer loop that restarts
     /// after an error does not claim again, or a member with a stale view of its leases
@@ -108,10 +106,7 @@ public final class EventConsumer: Service {
         let interval = min(settings.leaseTTL / 3, settings.rebalanceInterval)
         while !isStopping {
             do {
-                let granted = try await bus.balance(group: group, member: member, ttl: settings.leaseTTL)
-                // A fenced partition the bus still lists for us waits one round: by then the
-                // bus has noticed who holds it (ours again only if its claimer is gone).
-                let held = fenced.withLock { fenced in defer { fenced = [] }; return granted.subtracting(fenced) }
+                let held = try await bus.balance(group: group, member: member, ttl: settings.leaseTTL)
                 let before = owned.withLock { old in defer { old = held }; return old }
                 epochs.withLock { epochs in epochs = epochs.filter { held.contains($0.key) } }
                 if before != held {
@@ -146,8 +141,9 @@ public final class EventConsumer: Service {
                 try await consume(partition)
                 failures = 0
             } catch let error as PartitionFenced {
+                // Until the next balance, which lists it for us again only if its claimer's
+                // lease lapsed in turn (then we claim it anew).
                 owned.withLock { _ = $0.remove(partition) }
-                fenced.withLock { _ = $0.insert(partition) }
                 epochs.withLock { _ = $0.removeValue(forKey: partition) }
                 logger.info("partition taken over by another member", metadata: ["group": "\(group)", "partition": "\(partition)", "reason": "\(error)"])
             } catch {

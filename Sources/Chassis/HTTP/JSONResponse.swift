@@ -4,7 +4,6 @@ import NIOCore
 
 /// Building JSON responses and reading JSON bodies, once for every route.
 public enum JSONResponse {
-
     public static func make(_ status: HTTPResponse.Status, _ value: JSONValue, contentType: String = "application/json",
                             headers: HTTPFields = [:]) throws -> Response {
         try make(status, data: JSON.encode(value), contentType: contentType, headers: headers)

@@ -35,16 +35,8 @@ public struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddlew
 
     /// The methods of the most literal pattern that matches `path`, if any does.
     func methods(serving path: String) -> [HTTPRequest.Method]? {
-        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
-        return served.filter { Self.matches($0.path.components[...], segments[...]) }
+        served.filter { $0.path.matches(path) }
             .max { Self.literalness($0.path).lexicographicallyPrecedes(Self.literalness($1.path)) }?.methods
-    }
-
-    static func matches(_ pattern: ArraySlice<RouterPath.Element>, _ segments: ArraySlice<Substring>) -> Bool {
-        guard let first = pattern.first else { return segments.isEmpty }
-        if first.description == "**" { return true }
-        guard let segment = segments.first, first ~= segment else { return false }
-        return matches(pattern.dropFirst(), segments.dropFirst())
     }
 
     /// How literal each element of a pattern is: a literal beats a partial capture, which
@@ -75,5 +67,19 @@ extension Router {
     /// every route is.
     public func refusingUnservedMethods() {
         add(middleware: MethodNotAllowedMiddleware(routes: routes))
+    }
+}
+
+extension RouterPath {
+    /// Whether the router would route `path` to this pattern (`:id`, `*` and `**` as it
+    /// reads them), ignoring what else it routes.
+    func matches(_ path: String) -> Bool {
+        func matches(_ pattern: ArraySlice<Element>, _ segments: ArraySlice<Substring>) -> Bool {
+            guard let first = pattern.first else { return segments.isEmpty }
+            if first.description == "**" { return true }
+            guard let segment = segments.first, first ~= segment else { return false }
+            return matches(pattern.dropFirst(), segments.dropFirst())
+        }
+        return matches(components[...], path.split(separator: "/")[...])
     }
 }

@@ -24,12 +24,12 @@ public struct InternalRoute: Sendable, Equatable, CustomStringConvertible {
     public var method: HTTPRequest.Method
     /// The path as routes spell it, `:name` for a parameter: `/payments/:id/void`.
     public var path: String
-    private let segments: [Substring]
+    private let pattern: RouterPath
 
     public init(_ method: HTTPRequest.Method, _ path: String) {
         self.method = method
         self.path = path.hasPrefix("/") ? path : "/" + path
-        self.segments = self.path.split(separator: "/")
+        self.pattern = RouterPath(self.path)
     }
 
     public static func post(_ path: String) -> InternalRoute { InternalRoute(.post, path) }
@@ -43,10 +43,7 @@ public struct InternalRoute: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether a request for `method` on `path` is this route.
     public func matches(_ method: HTTPRequest.Method, path: String) -> Bool {
-        guard method == self.method else { return false }
-        let requested = path.split(separator: "/")
-        guard requested.count == segments.count else { return false }
-        return zip(segments, requested).allSatisfy { pattern, given in pattern.hasPrefix(":") || pattern == given }
+        method == self.method && pattern.matches(path)
     }
 }
 
