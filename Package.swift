@@ -31,6 +31,7 @@ struct SystemTargets {
 /// Every system, one line each: its folder's name and its services' folders.
 let systems = [
     SystemTargets(name: "Rental", services: ["Reserve", "Payment", "Lend", "Promotion", "MyPage", "Notification"]),
+    SystemTargets(name: "GameReward", services: ["Mission", "Reward", "Wallet", "Gift", "MyPage"]),
 ]
 
 let package = Package(

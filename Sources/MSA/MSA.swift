@@ -1,5 +1,6 @@
 import ArgumentParser
 import Chassis
+import GameReward
 import Rental
 import SystemDriver
 
@@ -15,6 +16,7 @@ struct MSA: AsyncParsableCommand {
 enum Catalog {
     static let systems: [DrivenSystem] = [
         rental,
+        gameReward,
     ]
 
     static var names: String { systems.map(\.name).joined(separator: ", ") }

@@ -56,3 +56,33 @@ public struct SystemClient: Sendable {
     public func delete(_ path: String) async throws -> Answer { try await send("DELETE", path) }
 }
 
+
+extension Answer {
+    /// The entity's `id`, or a ``StepFailure`` saying what came instead.
+    public func id() throws -> Int64 {
+        guard let id = body?["id"]?.int64Value else { throw StepFailure("no id in \(summary)") }
+        return id
+    }
+
+    /// The items of a HAL collection: `_embedded.<name>`.
+    public func items(_ name: String) -> [JSONValue] {
+        if case .array(let items)? = body?["_embedded"]?[name] { items } else { [] }
+    }
+}
+
+extension SystemClient {
+    /// `page.totalElements` of a collection or search.
+    public func total(_ path: String) async throws -> Int64 {
+        let answer = try await get(path)
+        guard let total = answer.body?["page"]?["totalElements"]?.int64Value else { throw StepFailure("no page total in \(answer.summary)") }
+        return total
+    }
+
+    /// Waits until `path` shows `value` in `field` (a view catching up, a status following
+    /// an event), within ``eventually``'s deadline.
+    public func waitFor(_ path: String, _ field: String = "status", _ value: JSONValue) async throws {
+        _ = try await eventually("\(field) \(value) at \(path)") { () -> Bool? in
+            try await get(path).body?[field] == value ? true : nil
+        }
+    }
+}

@@ -52,3 +52,66 @@ public final class BenchProgress: Sendable {
     public var isMeasuring: Bool { measuringSince.withLock { $0 != nil } }
 }
 
+
+/// What one benchmark client does with each call: measure it under a name, count a
+/// refusal by design (503 + `Retry-After`) in a row of its own, count anything else
+/// unexpected as an error. Shared by every system's workload.
+public struct BenchCalls: Sendable {
+    public let progress: BenchProgress
+
+    public init(progress: BenchProgress) { self.progress = progress }
+
+    /// Makes one call, recording its latency under `name` when it answered `status` and
+    /// `record` says so (a caller that records the headline itself, once it knows the
+    /// answer carries an id, passes false); nil when it failed or was turned away.
+    /// A 503 with `Retry-After` is recorded as `<name> 503 <reason>`: turned away as
+    /// designed (bulkhead, breaker, a target too slow), with how fast the answer came.
+    public func call(_ name: String, into tally: inout Tally, _ measuring: Bool, expect status: Int, record: Bool = true,
+                     _ body: () async throws -> Answer) async -> Answer? {
+        let started = ContinuousClock.now
+        do {
+            let answer = try await body()
+            if answer.status == 503, answer.headers["retry-after"] != nil {
+                if measuring { tally.record("\(name) 503 \(Self.reason(answer))", since: started) }
+                return nil
+            }
+            guard answer.status == status else { throw StepFailure(answer.summary) }
+            if measuring && record { tally.record(name, since: started) }
+            return answer
+        } catch {
+            if measuring {
+                tally.failed(name)
+                progress.errors.add(1, ordering: .relaxed)
+            }
+            return nil
+        }
+    }
+
+    /// Why a 503 came, in a word: what the refusal's message names.
+    public static func reason(_ answer: Answer) -> String {
+        let message = answer.body?["error"]?.stringValue ?? ""
+        for (words, reason) in [("no slot", "bulkhead wait"), ("concurrent", "bulkhead full"), ("circuit", "breaker"), ("timed out", "timeout")]
+        where message.contains(words) {
+            return reason
+        }
+        return "other"
+    }
+
+    /// Polls `shows` every 1 ms from `since` until it is true, and records the time under
+    /// `name`: an event-to-view lag as a customer sees it (polling adds at most ~1 ms).
+    /// Counted as an error after 10 s.
+    public func lag(_ name: String, since: ContinuousClock.Instant, into tally: inout Tally, _ measuring: Bool,
+                    shows: () async -> Bool) async {
+        while since.duration(to: .now) < .seconds(10) {
+            if await shows() {
+                if measuring { tally.record(name, since: since) }
+                return
+            }
+            try? await LoopTimer.sleep(for: .milliseconds(1))
+        }
+        if measuring {
+            tally.failed(name)
+            progress.errors.add(1, ordering: .relaxed)
+        }
+    }
+}

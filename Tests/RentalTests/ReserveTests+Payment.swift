@@ -46,7 +46,7 @@ extension ReserveTests {
     }
 
     @Test func aFailingPaymentTurnsTheCustomerAwayAndIsVoided() async throws {
-        let stub = PaymentStub(.failing)
+        let stub = PaymentStub(paying: .failing)
         try await withReserve(paying: stub) { reserve in
             let reply = try await reserve.post("/reserves", Self.seed)
 
@@ -59,7 +59,7 @@ extension ReserveTests {
     }
 
     @Test func aPaymentSlowerThanTheTimeoutTurnsTheCustomerAwayQuickly() async throws {
-        let stub = PaymentStub(.hanging)
+        let stub = PaymentStub(paying: .hanging)
         try await withReserve(paying: stub, environment: ["PAYMENT_TIMEOUT_MS": "150"]) { reserve in
             let reply = try await reserve.post("/reserves", Self.seed)
 
@@ -73,7 +73,7 @@ extension ReserveTests {
     }
 
     @Test func anOpenBreakerTurnsCustomersAwayWithoutCallingPaymentOrWriting() async throws {
-        let stub = PaymentStub(.failing)
+        let stub = PaymentStub(paying: .failing)
         try await withReserve(paying: stub, environment: ["PAYMENT_BREAKER_FAILURES": "2", "PAYMENT_BREAKER_OPEN_MS": "60000"]) { reserve in
             _ = try await reserve.post("/reserves", Self.seed)
             #expect(stub.approvals.count == 2, "one attempt and one retry opened the breaker")
@@ -88,7 +88,7 @@ extension ReserveTests {
 
     /// A full bulkhead refuses before anything is written: no call record, no request.
     @Test func aFullBulkheadTurnsCustomersAwayAtOnceWithoutWriting() async throws {
-        let stub = PaymentStub(.hanging)
+        let stub = PaymentStub(paying: .hanging)
         let settings = ["PAYMENT_MAX_CONCURRENT": "1", "PAYMENT_QUEUE_WAIT_MS": "0", "PAYMENT_TIMEOUT_MS": "2000", "PAYMENT_RETRIES": "0"]
         try await withReserve(paying: stub, environment: settings) { reserve in
             let first = Task { try await reserve.post("/reserves", Self.seed) }
@@ -104,7 +104,7 @@ extension ReserveTests {
     }
 
     @Test func aPaymentRefusalIsPassedOnAndNothingIsRequested() async throws {
-        let stub = PaymentStub(.refusing)
+        let stub = PaymentStub(paying: .refusing("the card was declined"))
         try await withReserve(paying: stub) { reserve in
             let reply = try await reserve.post("/reserves", Self.seed)
 
@@ -116,7 +116,7 @@ extension ReserveTests {
     }
 
     @Test func whenPaymentRecoversTheNextRequestIsPaidUnderAFreshMatchId() async throws {
-        let stub = PaymentStub(.failing)
+        let stub = PaymentStub(paying: .failing)
         try await withReserve(paying: stub) { reserve in
             #expect(try await reserve.post("/reserves", Self.seed).status == .serviceUnavailable)
             try await expectVoided([1], by: stub, in: reserve)

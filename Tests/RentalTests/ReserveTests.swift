@@ -13,7 +13,7 @@ import Testing
     static let seed = RentalSeed.request()
 
     /// Reserve with payment played by `stub` on a live port.
-    func withReserve(paying stub: PaymentStub = PaymentStub(.approving), environment: [String: String] = [:],
+    func withReserve(paying stub: PaymentStub = PaymentStub(paying: .approving), environment: [String: String] = [:],
                      _ body: @Sendable (ServiceRig) async throws -> Void) async throws {
         try await withLiveServer(stub.router) { port in
             // A timeout no busy machine reaches (a retry would show as a second approval),
@@ -46,7 +46,7 @@ import Testing
     // MARK: - Request and pay
 
     @Test func theSeedsRequestIsPaidAndPublished() async throws {
-        let stub = PaymentStub(.approving)
+        let stub = PaymentStub(paying: .approving)
         try await withReserve(paying: stub) { reserve in
             let reply = try await reserve.post("/reserves", Self.seed)
 
@@ -106,7 +106,7 @@ import Testing
     /// A campaign is what runs while it is active: the seed's request for June 2021, made
     /// today, gets today's best discount; one that ended yesterday or starts tomorrow gives none.
     @Test func theBestPromotionActiveTodayPricesTheRequest() async throws {
-        let stub = PaymentStub(.approving)
+        let stub = PaymentStub(paying: .approving)
         try await withReserve(paying: stub) { reserve in
             try await promote(reserve, 1, rate: 10, from: Self.day(-30), to: Self.day(30))
             try await promote(reserve, 2, rate: 30, from: Self.day(0), to: Self.day(0))
@@ -240,7 +240,7 @@ import Testing
     ]
 
     @Test(arguments: badRequests) func aBadRequestIsRefusedBeforePaymentIsCalled(_ bad: BadInput) async throws {
-        let stub = PaymentStub(.approving)
+        let stub = PaymentStub(paying: .approving)
         try await withReserve(paying: stub) { reserve in
             try await reserve.expectRefusal(.post, "/reserves", bad.body, status: bad.status, field: bad.field)
             #expect(stub.approvals.isEmpty)

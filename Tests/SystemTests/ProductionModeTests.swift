@@ -4,31 +4,44 @@ import Foundation
 import Rental
 import Testing
 
-/// Rental in production mode (`msa up rental --store postgres://… --bus nats://…`): the
-/// seed scenario on PostgreSQL and NATS JetStream, the polyglot split, and a database
+/// The systems in production mode (`msa up <system> --store postgres://… --bus nats://…`): the
+/// seed scenarios on PostgreSQL and NATS JetStream, the polyglot split, and (Rental) a database
 /// restart under the running system.
-@Suite("Rental on PostgreSQL (real processes)", .serialized, .enabled(if: TestServers.postgresURL != nil || TestServers.required,
+@Suite("Systems on PostgreSQL (real processes)", .serialized, .enabled(if: TestServers.postgresURL != nil || TestServers.required,
                                                          "needs PostgreSQL (scripts/infra.sh)"))
 struct ProductionModeTests {
     @Test func theSeedScenarioPassesOnPostgreSQLAndJetStreamWithMyPageOnItsOwnSQLite() async throws {
+        try await expectScenarioInProductionMode("rental", steps: 7, services: ["reserve", "lend", "payment", "promotion", "notification"])
+    }
+
+    @Test func theGameRewardSeedScenarioPassesOnPostgreSQLAndJetStreamWithMyPageOnItsOwnSQLite() async throws {
+        try await expectScenarioInProductionMode("gamereward", steps: 5, services: ["mission", "reward", "wallet", "gift"])
+    }
+
+    /// Runs `system`'s seed scenario on a fresh PostgreSQL database and a private
+    /// JetStream, and checks the polyglot split: mypage keeps its SQLite file, `services`
+    /// use their PostgreSQL schemas, and every process uses JetStream.
+    func expectScenarioInProductionMode(_ name: String, steps: Int, services: [String],
+                                        sourceLocation: SourceLocation = #_sourceLocation) async throws {
         try await withPostgresDatabase { url in
           try await PrivateNATS.with { nats in
-            try await RunningSystem.with("rental", arguments: ["--store", url, "--bus", nats.url]) { system in
-                let run = try await system.msa(["scenario", "rental"])
-                #expect(run.status == 0, "\(run.output)")
-                #expect(run.output.contains("rental scenario: all 7 steps passed"), "\(run.output)")
-                // Polyglot: mypage keeps SQLite, the others use their PostgreSQL schemas.
-                let files = try FileManager.default.contentsOfDirectory(atPath: system.data + "/rental")
-                #expect(files.contains("mypage.sqlite"), "\(files)")
-                #expect(!files.contains { $0.hasPrefix("reserve.sqlite") || $0.hasPrefix("payment.sqlite") }, "\(files)")
+            try await RunningSystem.with(name, arguments: ["--store", url, "--bus", nats.url]) { system in
+                let run = try await system.msa(["scenario", name])
+                #expect(run.status == 0, "\(run.output)", sourceLocation: sourceLocation)
+                #expect(run.output.contains("\(name) scenario: all \(steps) steps passed"), "\(run.output)", sourceLocation: sourceLocation)
+                let files = try FileManager.default.contentsOfDirectory(atPath: system.data + "/" + name)
+                #expect(files.contains("mypage.sqlite"), "\(files)", sourceLocation: sourceLocation)
+                #expect(!files.contains { file in services.contains { file.hasPrefix("\($0).sqlite") } }, "\(files)", sourceLocation: sourceLocation)
                 let log = try String(contentsOfFile: system.log, encoding: .utf8)
-                for service in ["reserve", "lend", "payment", "promotion", "notification"] {
-                    #expect(log.contains("store=postgres") && log.contains("schema rental_\(service)"), "\(service) not on PostgreSQL")
+                for service in services {
+                    #expect(log.contains("store=postgres") && log.contains("schema \(name)_\(service)"), "\(service) not on PostgreSQL",
+                            sourceLocation: sourceLocation)
                 }
-                #expect(!files.contains("bus.sqlite"), "events go through JetStream, not the embedded log: \(files)")
+                #expect(!files.contains("bus.sqlite"), "events go through JetStream, not the embedded log: \(files)", sourceLocation: sourceLocation)
                 let lines = log.split(separator: "\n")
-                for service in ["reserve", "lend", "payment", "promotion", "mypage", "notification"] {
-                    #expect(lines.contains { $0.hasPrefix(service) && $0.contains("bus=jetstream") }, "\(service) not on JetStream")
+                for service in services + ["mypage"] {
+                    #expect(lines.contains { $0.hasPrefix(service) && $0.contains("bus=jetstream") }, "\(service) not on JetStream",
+                            sourceLocation: sourceLocation)
                 }
             }
           }

@@ -365,9 +365,15 @@ func total(_ path: String, _ api: Web) async throws -> Int64 {
     return total
 }
 
-func owned(_ replica: Web) async throws -> Double { try await replica.metric("msa_consumer_partitions_owned", #"group="lend""#) }
-func handled(_ replica: Web) async throws -> Double { try await replica.metric("msa_events_handled_total", #"group="lend""#) }
+func owned(_ replica: Web, group: String = "lend") async throws -> Double {
+    try await replica.metric("msa_consumer_partitions_owned", #"group="\#(group)""#)
+}
+func handled(_ replica: Web, group: String = "lend") async throws -> Double {
+    try await replica.metric("msa_events_handled_total", #"group="\#(group)""#)
+}
 func confirmations(_ replica: Web) async throws -> Double {
     try await replica.metric("hb_requests", #"http_request_method="POST""#, #"http_route="/lends""#)
 }
-func duplicates(_ replica: Web) async throws -> Double { try await replica.metric("msa_events_duplicates_total", #"group="lend""#) }
+func duplicates(_ replica: Web, group: String = "lend") async throws -> Double {
+    try await replica.metric("msa_events_duplicates_total", #"group="\#(group)""#)
+}

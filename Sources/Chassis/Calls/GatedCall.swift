@@ -167,15 +167,19 @@ public struct CallPort<Request: Codable & Sendable>: Sendable {
     public let name: String
     public let service: String
     public let defaultURL: String
+    /// The client's defaults for this target, before its settings (``ServiceRuntime/client(for:defaultURL:defaults:)``).
+    public let policy: CallPolicy
     let call: @Sendable (Request) throws -> Outbound
     let undo: @Sendable (Request) throws -> Outbound
 
-    /// `name` of a call to `service` (whose URL comes from `<SERVICE>_URL`, else `defaultURL`).
-    public init(_ name: String, to service: String, defaultURL: String, _ request: Request.Type = Request.self,
+    /// `name` of a call to `service` (whose URL comes from `<SERVICE>_URL`, else `defaultURL`;
+    /// its limits from `<SERVICE>_…` settings, else `policy`).
+    public init(_ name: String, to service: String, defaultURL: String, policy: CallPolicy = CallPolicy(), _ request: Request.Type = Request.self,
                 call: @escaping @Sendable (Request) throws -> Outbound, undo: @escaping @Sendable (Request) throws -> Outbound) {
         self.name = name
         self.service = service
         self.defaultURL = defaultURL
+        self.policy = policy
         self.call = call
         self.undo = undo
     }
@@ -186,7 +190,8 @@ extension ServiceRuntime {
     /// ``client(for:defaultURL:)`` makes it), registered so that this service's undo job
     /// can undo it.
     public func gatedCall<Request>(_ port: CallPort<Request>) -> GatedCall<Request> {
-        let gated = GatedCall(port: port, client: client(for: port.service, defaultURL: port.defaultURL), registry: calls)
+        let gated = GatedCall(port: port, client: client(for: port.service, defaultURL: port.defaultURL, defaults: port.policy),
+                              registry: calls)
         let undo = port.undo
         calls.register(gated.name, client: gated.client) { json in try undo(try JSON.decode(Request.self, from: Data(json.utf8))) }
         return gated
@@ -194,9 +199,9 @@ extension ServiceRuntime {
 
     /// Declares a ``GatedCall`` to `service` and registers it (see ``CallPort``).
     public func gatedCall<Request: Codable & Sendable>(
-        _ name: String, to service: String, defaultURL: String, _ request: Request.Type = Request.self,
+        _ name: String, to service: String, defaultURL: String, policy: CallPolicy = CallPolicy(), _ request: Request.Type = Request.self,
         call: @escaping @Sendable (Request) throws -> Outbound, undo: @escaping @Sendable (Request) throws -> Outbound
     ) -> GatedCall<Request> {
-        gatedCall(CallPort(name, to: service, defaultURL: defaultURL, call: call, undo: undo))
+        gatedCall(CallPort(name, to: service, defaultURL: defaultURL, policy: policy, call: call, undo: undo))
     }
 }

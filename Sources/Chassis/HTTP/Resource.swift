@@ -34,6 +34,7 @@ public struct Resource<E: Entity>: Sendable {
     var deleteGate: Gate?
     var searchFields: [String] = []
     var filterFields: [String] = []
+    var postPatchesItems = false
 
     public init(store: any Store) { self.store = store }
 
@@ -112,6 +113,12 @@ public struct Resource<E: Entity>: Sendable {
         return r
     }
 
+    /// Also takes `POST /things/{id}` as a PATCH of that item. httpie sends POST when it is
+    /// given fields and no method, so a seed that writes its PATCH as
+    /// `http :8083/wallets/1 status=Exchanged` (seed 001) sends a POST to an item, which
+    /// Spring Data REST would refuse with 405. Only for an updatable resource.
+    public func takingPostOnItemsAsPatch() -> Self { var r = self; r.postPatchesItems = true; return r }
+
     public func deleting(_ hook: @escaping Delete = { _, _ in [] }) -> Self { var r = self; r.delete = hook; return r }
 
     /// Allows DELETE only once `call` succeeded (order → delivery: the delivery is
@@ -145,6 +152,11 @@ public struct Resource<E: Entity>: Sendable {
             }
             router.put("\(E.collection)/:id") { request, context in
                 try await change(request, id: context.parameters.require("id", as: Int64.self), merge: false, update: update)
+            }
+            if postPatchesItems {
+                router.post("\(E.collection)/:id") { request, context in
+                    try await change(request, id: context.parameters.require("id", as: Int64.self), merge: true, update: update)
+                }
             }
         }
         if let delete { router.delete("\(E.collection)/:id") { _, context in try await remove(id: context.parameters.require("id", as: Int64.self), delete: delete) } }

@@ -12,8 +12,9 @@ public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
     case forbidden(_ message: String)
     /// 404: the addressed thing does not exist.
     case notFound(_ message: String)
-    /// 409: the request is well-formed but illegal in the current state.
-    case conflict(_ message: String)
+    /// 409: the request is well-formed but illegal in the current state (naming the field
+    /// whose change is illegal, when one is).
+    case conflict(_ message: String, field: String? = nil)
     /// 413: the request body is larger than the service reads (``BodyLimit``).
     case tooLarge(_ message: String)
     /// 422: a field's value breaks a business rule.
@@ -35,13 +36,13 @@ public enum Refusal: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var message: String {
         switch self {
-        case .badRequest(let m, _), .forbidden(let m), .notFound(let m), .conflict(let m), .tooLarge(let m), .invalid(let m, _), .unavailable(let m, _): m
+        case .badRequest(let m, _), .forbidden(let m), .notFound(let m), .conflict(let m, _), .tooLarge(let m), .invalid(let m, _), .unavailable(let m, _): m
         }
     }
 
     public var field: String? {
         switch self {
-        case .badRequest(_, let f): f
+        case .badRequest(_, let f), .conflict(_, let f): f
         case .invalid(_, let f): f
         default: nil
         }

@@ -95,18 +95,24 @@ public struct ServiceRuntime: Sendable {
     /// One client per target and process: every caller of `service` in this service shares
     /// its breaker and bulkhead, so what one caller learns about the target (it is down)
     /// protects the others too.
-    public func client(for service: String, defaultURL fallback: String) -> ServiceClient {
-        clients.client(for: service) { makeClient(for: service, defaultURL: fallback) }
+    ///
+    /// `defaults` replaces the bracketed defaults for a target whose seed sets its own
+    /// (gift: one call pending at a time, the seed's Istio rule); the settings still win.
+    /// The first caller's defaults make the shared client.
+    public func client(for service: String, defaultURL fallback: String, defaults: CallPolicy = CallPolicy()) -> ServiceClient {
+        clients.client(for: service) { makeClient(for: service, defaultURL: fallback, defaults: defaults) }
     }
 
-    private func makeClient(for service: String, defaultURL fallback: String) -> ServiceClient {
+    private func makeClient(for service: String, defaultURL fallback: String, defaults: CallPolicy) -> ServiceClient {
         let prefix = service.uppercased()
-        let defaults = CallPolicy()
         var policy = CallPolicy()
         policy.timeout = .milliseconds(setting("\(prefix)_TIMEOUT_MS", default: defaults.timeout.wholeMilliseconds))
         policy.maxConcurrent = setting("\(prefix)_MAX_CONCURRENT", default: defaults.maxConcurrent)
         policy.queueWait = .milliseconds(setting("\(prefix)_QUEUE_WAIT_MS", default: defaults.queueWait.wholeMilliseconds))
-        policy.queueLimit = setting("\(prefix)_QUEUE_LIMIT", default: 4 * policy.maxConcurrent)
+        // The line keeps its proportion to the bulkhead when only the bulkhead is set,
+        // unless the defaults gave the line a size of their own.
+        let lineOfItsOwn = defaults.queueLimit != 4 * defaults.maxConcurrent
+        policy.queueLimit = setting("\(prefix)_QUEUE_LIMIT", default: lineOfItsOwn ? defaults.queueLimit : 4 * policy.maxConcurrent)
         policy.failureThreshold = setting("\(prefix)_BREAKER_FAILURES", default: defaults.failureThreshold)
         policy.failureWindow = setting("\(prefix)_BREAKER_WINDOW", default: max(defaults.failureWindow, policy.failureThreshold))
         policy.openDuration = .milliseconds(setting("\(prefix)_BREAKER_OPEN_MS", default: defaults.openDuration.wholeMilliseconds))

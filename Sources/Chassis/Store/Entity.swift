@@ -112,3 +112,12 @@ extension StoreTransaction {
         try await publish([event])
     }
 }
+
+extension Entity {
+    /// The fields whose values differ between this entity and `other`, in name order:
+    /// what a refusal of a change to fields that may not change names.
+    public func fields(differingFrom other: Self) throws -> [String] {
+        guard case .object(let mine) = try JSON.value(self), case .object(let theirs) = try JSON.value(other) else { return [] }
+        return Set(mine.keys).union(theirs.keys).filter { mine[$0] != theirs[$0] }.sorted()
+    }
+}

@@ -17,7 +17,7 @@ struct RentalScenario {
         await run.step("request + pay: POST /reserves (the seed's command) → 201") {
             let answer = try await api.post("/reserves", Self.seedRequest)
             try expect(answer, 201, "POST /reserves")
-            first = try id(of: answer)
+            first = try answer.id()
             guard answer.body?["status"] == "Paid" else { throw StepFailure("status is \(answer.body?["status"] ?? nil), not Paid") }
             return "reserve \(first) Paid, Location \(answer.headers["location"] ?? "missing")"
         }
@@ -33,18 +33,18 @@ struct RentalScenario {
         await run.step("lender confirms: POST /lends matchId lender=andy → 201; reserve and mypage show Matched") {
             try await waitInRequestList(first)
             try expect(try await api.post("/lends", ["matchId": .string(String(first)), "lender": "andy"]), 201, "POST /lends")
-            try await waitForStatus("/reserves/\(first)", "Matched")
-            try await waitForStatus("/mypages/\(first)", "Matched")
+            try await api.waitFor("/reserves/\(first)", "status", "Matched")
+            try await api.waitFor("/mypages/\(first)", "status", "Matched")
             return "reserve \(first) and mypage \(first) Matched"
         }
         await run.step("payment stopped → POST /reserves answers 503 + Retry-After, nothing half-done; payment back → 201") {
             try await control.stop("payment")
-            let before = try await total("/reserves")
+            let before = try await api.total("/reserves")
             let refused = try await api.post("/reserves", Self.seedRequest)
             guard refused.status == 503, let retry = refused.headers["retry-after"] else {
                 throw StepFailure("with payment down expected 503 + Retry-After, got \(refused.summary)")
             }
-            let after = try await total("/reserves")
+            let after = try await api.total("/reserves")
             guard after == before else { throw StepFailure("reserves went from \(before) to \(after) while payment was down") }
             try await control.start("payment")
             // If reserve's breaker opened, it lets calls through again after its open
@@ -55,27 +55,27 @@ struct RentalScenario {
                 try expect(answer, 201, "POST /reserves after payment came back")
                 return answer
             }
-            return "503 Retry-After: \(retry) (\(refused.body?["error"]?.stringValue ?? "")); then reserve \(try id(of: accepted)) Paid"
+            return "503 Retry-After: \(retry) (\(refused.body?["error"]?.stringValue ?? "")); then reserve \(try accepted.id()) Paid"
         }
         await run.step("lend stopped → POST /reserves still 201 and paid; lend back → its list catches up; Safemate matches") {
             try await control.stop("lend")
             let accepted = try await api.post("/reserves", Self.seedRequest)
             try expect(accepted, 201, "POST /reserves with lend down")
-            second = try id(of: accepted)
+            second = try accepted.id()
             try expect(try await api.get("/payments/\(second)"), 200, "GET /payments/\(second) with lend down")
             let down = try await api.get("/requestLists/\(second)")
             guard down.status == 503 else { throw StepFailure("GET /requestLists with lend down: expected 503, got \(down.summary)") }
             try await control.start("lend")
             try await waitInRequestList(second)
             try expect(try await api.post("/lends", ["matchId": .string(String(second)), "lender": "Safemate"]), 201, "POST /lends Safemate")
-            try await waitForStatus("/reserves/\(second)", "Matched")
+            try await api.waitFor("/reserves/\(second)", "status", "Matched")
             return "reserve \(second) paid while lend was down, listed after restart, matched by Safemate"
         }
         await run.step("cancel: PATCH /reserves/{id} status=Cancel → refund and match cancelled follow") {
             let answer = try await api.patch("/reserves/\(second)", ["status": "Cancel"])
             try expect(answer, 200, "PATCH /reserves/\(second)")
-            try await waitForStatus("/payments/\(second)", "Cancelled", field: "paymentAction")
-            try await waitForStatus("/requestLists/\(second)", "Cancelled")
+            try await api.waitFor("/payments/\(second)", "paymentAction", "Cancelled")
+            try await api.waitFor("/requestLists/\(second)", "status", "Cancelled")
             _ = try await eventually("mypage \(second) Cancelled, with the refund and the cancelled match in its history") { () -> Bool? in
                 let row = try await api.get("/mypages/\(second)")
                 let history = Set((try? await self.history(second)) ?? [])
@@ -91,7 +91,7 @@ struct RentalScenario {
             guard Set(secondHistory) == cancelled else { throw StepFailure("mypage \(second) history is \(secondHistory)") }
             let messages = try await eventually("andy's notifications about \(second)") { () -> [JSONValue]? in
                 let list = try await api.get("/notifications?customer=andy&matchId=\(second)&size=100")
-                let items = embedded(list.body, "notifications")
+                let items = list.items("notifications")
                 return items.count >= 5 ? items : nil
             }
             return "\(first): \(firstHistory.joined(separator: "→")); \(second): \(secondHistory.joined(separator: "→")); \(messages.count) notifications"
@@ -100,26 +100,9 @@ struct RentalScenario {
         return run.failed == 0
     }
 
-    private func id(of answer: Answer) throws -> Int64 {
-        guard let id = answer.body?["id"]?.int64Value else { throw StepFailure("no id in \(answer.summary)") }
-        return id
-    }
-
-    private func total(_ collection: String) async throws -> Int64 {
-        let answer = try await api.get(collection)
-        guard let total = answer.body?["page"]?["totalElements"]?.int64Value else { throw StepFailure("no page total in \(answer.summary)") }
-        return total
-    }
-
     private func waitInRequestList(_ id: Int64) async throws {
         _ = try await eventually("request \(id) in lend's request list") { () -> Bool? in
             try await api.get("/requestLists/\(id)").status == 200 ? true : nil
-        }
-    }
-
-    private func waitForStatus(_ path: String, _ status: String, field: String = "status") async throws {
-        _ = try await eventually("\(field) \(status) at \(path)") { () -> Bool? in
-            try await api.get(path).body?[field]?.stringValue == status ? true : nil
         }
     }
 
@@ -128,9 +111,4 @@ struct RentalScenario {
         guard case .array(let items)? = answer.body?["history"] else { throw StepFailure("no history in \(answer.summary)") }
         return items.compactMap(\.stringValue)
     }
-}
-
-/// The items of a HAL collection: `_embedded.<name>`.
-func embedded(_ body: JSONValue?, _ name: String) -> [JSONValue] {
-    if case .array(let items)? = body?["_embedded"]?[name] { items } else { [] }
 }

@@ -1,0 +1,101 @@
+import Chassis
+import GameRewardContracts
+
+/// A gift issued for one wallet entry. Its id is the entry's id: at most one gift per
+/// entry by construction, whatever wallet retries.
+struct Gift: Entity, Equatable {
+    static let collection = "gifts"
+    var id: Int64?
+    var walletId: Int64
+    var rewardId: Int64
+    var customerId: Int64
+    var status: Status
+    /// **(decision)** What was given; the seed's gift had no product, so "Gift" unless the
+    /// customer chose one with the exchange.
+    var product: String
+    /// The wallet's attempt that issued it (``GiftRequest/exchangeId``).
+    var exchangeId: String
+
+    enum Status: String, EntityStatus {
+        case exchanged = "Exchanged"
+        /// The seed's Feign stub sent `Exchanged.`.
+        static let aliases: [String: Status] = ["Exchanged.": .exchanged]
+    }
+
+    static func issue(_ request: GiftRequest) throws -> Gift {
+        guard Status(rawValue: request.status) ?? Status.aliases[request.status] != nil else {
+            throw Refusal.invalid("status must be Exchanged to issue a gift", field: "status")
+        }
+        let product = request.product?.trimmingCharacters(in: .whitespaces) ?? ""
+        guard product.count <= 100 else { throw Refusal.invalid("product must be at most 100 characters", field: "product") }
+        guard !request.exchangeId.isEmpty else { throw Refusal.invalid("exchangeId must not be empty", field: "exchangeId") }
+        return Gift(id: request.walletId, walletId: request.walletId, rewardId: request.rewardId, customerId: request.customerId, status: .exchanged,
+                    product: product.isEmpty ? "Gift" : product, exchangeId: request.exchangeId)
+    }
+}
+
+/// The exchange attempts wallet undid for one entry (id: the wallet id): their gift is
+/// gone, and each, should it still arrive, is refused.
+struct VoidedExchanges: Entity {
+    static let collection = "voidedExchanges"
+    var id: Int64?
+    var exchangeIds: [String]
+}
+
+/// What wallet's undo sends: the attempt to void.
+struct VoidRequest: Codable, Sendable {
+    var exchangeId: String
+}
+
+/// gift (8084): issues gifts for wallet's exchanges, synchronously; `GET /gifts` lists
+/// them. Issuing and voiding are wallet's calls only: internal routes, which the gateway
+/// never forwards and gift answers only to the system's own services (a gift posted by
+/// anyone else would be free). The seed's overload experiment slows it with the
+/// chassis's `GIFT_DELAY_MS`.
+public let giftService = ServiceDefinition(name: "gift",
+                                           internalRoutes: [.post("/gifts"), .post("/gifts/:id/void")]) { router, runtime in
+    Resource<Gift>(store: runtime.store)
+        .creating(GiftRequest.self) { request, store in try await issue(request, in: store) }
+        .searchable(by: "walletId", "customerId")
+        .register(on: router)
+    router.post("gifts/:id/void") { request, context in
+        let walletId = try context.parameters.require("id", as: Int64.self)
+        let attempt = try JSON.decode(VoidRequest.self, from: try await JSONResponse.body(of: request))
+        try await void(attempt.exchangeId, of: walletId, in: runtime.store)
+        return try JSONResponse.make(.ok, ["walletId": .number(Double(walletId)), "exchangeId": .string(attempt.exchangeId), "voided": true])
+    }
+}
+
+/// Issues one gift per wallet entry: a retry of the same attempt gets the gift it made; an
+/// entry already exchanged by another attempt, or an attempt wallet voided, is a 409 (wallet
+/// passes it on as its own 409, with this reason).
+func issue(_ request: GiftRequest, in store: any Store) async throws -> Gift {
+    let gift = try Gift.issue(request)
+    return try await store.write { tx in
+        try await tx.prefetch([(VoidedExchanges.collection, request.walletId), (Gift.collection, request.walletId)])
+        if let voided = try await tx.get(VoidedExchanges.self, id: request.walletId), voided.exchangeIds.contains(request.exchangeId) {
+            throw Refusal.conflict("exchange \(request.exchangeId) of wallet \(request.walletId) was voided")
+        }
+        if let existing = try await tx.get(Gift.self, id: request.walletId) {
+            guard existing.exchangeId == request.exchangeId else {
+                throw Refusal.conflict("wallet \(request.walletId) was already exchanged for gift \(existing.id!)")
+            }
+            return existing
+        }
+        return try await tx.save(gift)
+    }
+}
+
+/// Undoes an attempt of unknown outcome (wallet's undo): removes its gift if it was made
+/// and refuses the attempt from now on. Idempotent.
+func void(_ exchangeId: String, of walletId: Int64, in store: any Store) async throws {
+    try await store.write { tx in
+        var voided = try await tx.get(VoidedExchanges.self, id: walletId) ?? VoidedExchanges(id: walletId, exchangeIds: [])
+        guard !voided.exchangeIds.contains(exchangeId) else { return }
+        voided.exchangeIds.append(exchangeId)
+        try await tx.save(voided)
+        if let gift = try await tx.get(Gift.self, id: walletId), gift.exchangeId == exchangeId {
+            try await tx.remove(Gift.self, id: walletId)
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Chassis
+import SystemDriver
+
+/// Game reward's workload: each client is a customer who achieves missions, reads their
+/// mypage and, every other time, exchanges the reward of a mission two iterations old for
+/// a gift (gateway → wallet → gift, synchronous). Every 8th mission it polls the wallet
+/// entry until it exists, and 4 missions later mypage until it shows the entry: the
+/// mission → wallet-entry lag as a customer sees it (mission's outbox, the log, reward's
+/// consumer and outbox, the log, wallet's consumer; mypage one hop more), from the 201 to
+/// the first read that has it.
+///
+/// Entry ids are mission ids (one reward per mission, one entry per reward, see
+/// `Reward` and `Wallet`), so a customer reads `GET /wallets/{missionId}`.
+///
+/// Exchanges pass gift's limit of one pending call (and one waiting), the seed's rule:
+/// with many clients most are turned away with 503 + `Retry-After`, counted in rows of
+/// their own. `GIFT_MAX_CONCURRENT` raises the limit.
+struct GameRewardBench: Workload {
+    let api: SystemClient
+    let clients: Int
+    var headline: String { "mission" }
+
+    func client(_ index: Int, until deadline: ContinuousClock.Instant, progress: BenchProgress) async -> Tally {
+        var tally = Tally()
+        let calls = BenchCalls(progress: progress)
+        var missions: [Int64] = []
+        var iteration = 0
+        while ContinuousClock.now < deadline {
+            iteration += 1
+            let measuring = progress.isMeasuring
+            let started = ContinuousClock.now
+            guard let id = await calls.call("mission", into: &tally, measuring, expect: 201, record: false, {
+                try await api.post("/missions", GameRewardSeed.mission(customerId: 1000 + index))
+            })?.body?["id"]?.int64Value else { continue }
+            let achieved = ContinuousClock.now
+            if measuring {
+                tally.record("mission", since: started)
+                progress.done.add(1, ordering: .relaxed)
+            }
+            missions.append(id)
+            if iteration % 8 == 0 {
+                await calls.lag("wallet lag", since: achieved, into: &tally, measuring) { (try? await api.get("/wallets/\(id)").status) == 200 }
+            } else if iteration % 8 == 4 {
+                await calls.lag("mypage lag", since: achieved, into: &tally, measuring) {
+                    (try? await api.get("/mypages/\(id)").body?["walletStatus"]) == "Allocated"
+                }
+            } else if missions.count > 4 {
+                // A mission four iterations old: its row has had time to show (a newer one
+                // may not be there yet, which is the lag measured above, not an error).
+                _ = await calls.call("mypage read", into: &tally, measuring, expect: 200) { try await api.get("/mypages/\(missions[missions.count - 5])") }
+            }
+            if iteration % 2 == 0, missions.count > 2 {
+                _ = await calls.call("exchange", into: &tally, measuring, expect: 200) {
+                    try await api.patch("/wallets/\(missions[missions.count - 3])", GameRewardSeed.exchange)
+                }
+            }
+        }
+        return tally
+    }
+}
