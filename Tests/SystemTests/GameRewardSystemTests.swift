@@ -38,6 +38,8 @@ struct GameRewardSystemTests {
         }
     }
 
+    /// Missions keep being taken while reward is down; it catches up when it returns, and
+    /// mypage then answers with every other service stopped.
     @Test func missionsTakenWhileRewardIsDownAreRewardedWhenItReturns() async throws {
         try await RunningSystem.with("gamereward") { system in
             let api = system.gateway
@@ -49,6 +51,14 @@ struct GameRewardSystemTests {
 
             #expect(try await system.msa(["start", "gamereward", "reward"]).status == 0)
             try await expectEveryMissionRewardedOnce(ids, customer: 5, via: api, after: "reward came back", within: .seconds(30))
+
+            // mypage is built from events only: it answers with every other service down.
+            for name in ["mission", "reward", "wallet", "gift"] { #expect(try await system.msa(["stop", "gamereward", name]).status == 0) }
+            #expect(try await api.get("/missions/\(ids[0])").status == 503)
+            let row = try await api.get("/mypages/\(ids[0])")
+            #expect(row.status == 200 && row.body?["walletStatus"] == "Allocated", "\(row.text)")
+            let found = try await api.get("/mypages/search/findByCustomerId?customerId=5&size=50").items("mypages")
+            #expect(found.count == ids.count)
         }
     }
 

@@ -5,7 +5,7 @@ import SystemDriver
 /// every other time, confirms an earlier request as a lender (so each paid request comes
 /// with about 2.5 calls through the gateway). Every 8th request it
 /// polls mypage until the new request shows there: the event-to-view lag as a customer
-/// sees it, from the 201 to the first read that has it (polling adds at most ~1 ms).
+/// sees it, from the 201 to the first read that has it (polling adds at most ~5 ms).
 struct RentalBench: Workload {
     let api: SystemClient
     let clients: Int
