@@ -31,6 +31,30 @@ struct PullFeedTests {
         }
     }
 
+    /// A delivery that never arrives (sent just before the node holding the pull request
+    /// died, or while the connection was being replaced) shows as a gap in the consumer's
+    /// delivery sequence: the bus starts the consumer again from the committed position and
+    /// the event comes. Before, the next delivery was taken in and acknowledged (ack policy
+    /// `all`), which acknowledged the missing one unseen: lend lost two events when the
+    /// stream's leader was killed (`killingTheStreamLeaderLosesAndDoublesNothing`).
+    @Test func aDeliveryThatNeverArrivesIsDeliveredAgain() async throws {
+        try await withJetStreamBus(partitions: 1) { bus in
+            for n in 1...3 { try await bus.publish([sampleEnvelope(key: "k", seq: n)]) }
+            let first = try await bus.fetch(group: "g", partition: 0, after: 0, limit: 1, wait: .zero)
+            #expect(first.map(\.position) == [1])
+            // Another pull takes delivery 2 away, as a dead node or a dropped connection would.
+            let stolen = try await bus.jetStream.pull(stream: "MSA_\(bus.system.uppercased())", consumer: "g-p0", batch: 1, expires: .zero)
+            #expect(stolen.compactMap(JetStream.streamSequence) == [2])
+
+            var seen: [Int64] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while seen.count < 2 && ContinuousClock.now < deadline {
+                seen += try await bus.fetch(group: "g", partition: 0, after: seen.last ?? 1, limit: 10, wait: .zero).map(\.position)
+            }
+            #expect(seen == [2, 3], "event 2 was skipped")
+        }
+    }
+
     /// Two takes waiting on one feed at once (two members of a group in one process share
     /// the bus, and so the feed) both end: a second waiter replaced the first, whose task
     /// then waited for ever ("SWIFT TASK CONTINUATION MISUSE … leaked its continuation").

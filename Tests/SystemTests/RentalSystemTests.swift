@@ -291,12 +291,18 @@ func expectEveryViewCompleteOnce(_ ids: [Int64], customer: String, via api: Web,
                                  sourceLocation: SourceLocation = #_sourceLocation) async throws {
     let mypages = "/mypages/search/findByCustomer?customer=\(customer)&size=\(ids.count * 2)"
     let notifications = "/notifications?customer=\(customer)&size=\(ids.count * 3)"
-    try await eventually("every view complete after \(what)", timeout: timeout) {
+    var missing = "nothing read yet"
+    try await eventually("every view complete after \(what) (still missing: \(missing))", timeout: timeout) {
         let rows = try await api.get(mypages).items("mypages")
         let notes = try await api.get(notifications).items("notifications")
         let list = try await listed(in: api)
-        return rows.filter { $0["history"]?.arrayCount == 2 }.count == ids.count
-            && Set(notes.compactMap { $0["matchId"]?.int64Value }) == Set(ids) && Set(list).isSuperset(of: ids)
+        let paged = Set(rows.filter { $0["history"]?.arrayCount == 2 }.compactMap { $0["matchId"]?.int64Value })
+        let told = Set(notes.compactMap { $0["matchId"]?.int64Value })
+        let wanted = Set(ids)
+        missing = "mypage \(wanted.subtracting(paged).sorted()), notifications \(wanted.subtracting(told).sorted()), "
+            + "lend's list \(wanted.subtracting(list).sorted())"
+        return paged.isSuperset(of: wanted) && rows.filter { $0["history"]?.arrayCount == 2 }.count == ids.count
+            && told == wanted && Set(list).isSuperset(of: ids)
     }
     let rows = try await api.get(mypages).items("mypages")
     #expect(rows.count == ids.count, sourceLocation: sourceLocation)

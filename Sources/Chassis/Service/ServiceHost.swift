@@ -48,9 +48,18 @@ public struct ServiceHost: Sendable {
                                                    dataDirectory: settings.dataDirectory, environment: settings.environment)
         let busSelection = try BusSelection.resolve(dataDirectory: settings.dataDirectory, environment: settings.environment)
         let store = try await selection.open(service: member.name)
-        let bus = try await busSelection.open(system: settings.system, service: member.name, partitions: settings.partitions,
-                                              retention: settings.retention)
-        let host = try ServiceHost(member.definition, settings: settings, store: store, bus: bus, logger: logger)
+        let host: ServiceHost
+        do {
+            let bus = try await busSelection.open(system: settings.system, service: member.name, partitions: settings.partitions,
+                                                  retention: settings.retention)
+            host = try ServiceHost(member.definition, settings: settings, store: store, bus: bus, logger: logger)
+        } catch {
+            // A store dropped unclosed is a crash in a debug build (PostgresNIO asserts
+            // that every connection was closed): lend crashed so when JetStream did not
+            // answer while a node was being killed. Close it, then fail as configured.
+            try? await store.close()
+            throw error
+        }
         host.runtime.logger.info("store and bus opened", metadata: ["store": "\(selection.summary)", "bus": "\(busSelection.summary)"])
         return host
     }

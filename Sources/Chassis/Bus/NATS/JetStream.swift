@@ -122,6 +122,16 @@ public struct JetStream: Sendable {
         return Int64(tokens[tokens.count == 9 ? 5 : 7])
     }
 
+    /// The consumer's delivery sequence of a message it delivered (its ack subject's
+    /// `<consumer seq>`): one more for each delivery, redeliveries included, so a gap means
+    /// deliveries that never arrived.
+    public static func consumerSequence(of message: NATSMessage) -> Int64? {
+        guard let reply = message.replyTo, reply.hasPrefix("$JS.ACK.") else { return nil }
+        let tokens = reply.split(separator: ".")
+        guard tokens.count >= 9 else { return nil }
+        return Int64(tokens[tokens.count == 9 ? 6 : 8])
+    }
+
     /// Acknowledges `message` (with ack policy `all`, everything delivered before it too).
     public func ack(_ message: NATSMessage) async throws {
         guard let reply = message.replyTo else { return }

@@ -63,6 +63,34 @@ public final class JetStreamBus: EventBus {
         var buffer: [BusRecord] = []
         /// Reply subjects that acknowledge delivered events, by position.
         var acks: [(position: Int64, reply: String)] = []
+        /// The consumer sequence of the last delivery taken in.
+        var delivered: Int64 = 0
+
+        /// Takes in `messages` in delivery order, up to the first gap in the consumer's
+        /// delivery sequence; the deliveries missing there, if any.
+        ///
+        /// A gap is deliveries the server made that never arrived: sent just before the
+        /// node holding the pull request died, or while the connection was being replaced.
+        /// The server counts them as delivered, and with ack policy `all` acknowledging a
+        /// later event would acknowledge them too: they would be lost. So nothing from the
+        /// gap on is taken, and the caller starts the consumer again from the committed
+        /// position, which delivers them anew.
+        mutating func takeIn(_ messages: [NATSMessage], after position: Int64, logger: Logger) -> ClosedRange<Int64>? {
+            for message in messages {
+                if let sequence = JetStream.consumerSequence(of: message) {
+                    if sequence <= delivered { continue }  // already taken in
+                    guard sequence == delivered + 1 else { return (delivered + 1)...(sequence - 1) }
+                    delivered = sequence
+                }
+                guard let record = JetStreamBus.record(message) else {
+                    logger.warning("skipped a message that is not an event", metadata: ["subject": "\(message.subject)"])
+                    continue
+                }
+                if let reply = message.replyTo { acks.append((record.position, reply)) }
+                if record.position > position, record.position > (buffer.last?.position ?? 0) { buffer.append(record) }
+            }
+            return nil
+        }
     }
 
     private init(system: String, jetStream: JetStream, partitions: Int, logger: Logger) {
@@ -164,19 +192,20 @@ public final class JetStreamBus: EventBus {
             dropCursor(key)
             throw error
         }
-        return cursors.withLock { cursors in
-            guard var cursor = cursors[key], cursor.feed === feed else { return ready }
-            for message in messages {
-                guard let record = Self.record(message) else {
-                    logger.warning("skipped a message that is not an event", metadata: ["subject": "\(message.subject)"])
-                    continue
-                }
-                if let reply = message.replyTo { cursor.acks.append((record.position, reply)) }
-                if record.position > position, record.position > (cursor.buffer.last?.position ?? 0) { cursor.buffer.append(record) }
-            }
+        let (taken, gap) = cursors.withLock { cursors -> ([BusRecord], ClosedRange<Int64>?) in
+            guard var cursor = cursors[key], cursor.feed === feed else { return (ready, nil) }
+            let gap = cursor.takeIn(messages, after: position, logger: logger)
             cursors[key] = cursor
-            return Array(cursor.buffer.prefix(limit))
+            return (Array(cursor.buffer.prefix(limit)), gap)
         }
+        if let gap {
+            logger.warning("deliveries never arrived: the consumer starts again from the committed position",
+                           metadata: ["group": "\(group)", "partition": "\(partition)", "deliveries": "\(gap)"])
+            // What came before the gap is handed on; the next fetch recreates the consumer
+            // after whatever the caller then committed.
+            dropCursor(key)
+        }
+        return taken
     }
 
     /// (Re)creates the group's durable consumer of `partition` to deliver what follows `position`.
