@@ -22,7 +22,11 @@ import Synchronization
 ///   the durable consumer is created anew to start right after that position. Fetched
 ///   events stay buffered until the caller has moved past them, so a handler that fails
 ///   is given the same event again — the partition stops rather than skipping it — until
-///   the consumer parks it as a dead letter.
+///   the consumer parks it as a dead letter. Deliveries are counted (the consumer sequence
+///   in each ack subject): a gap — deliveries sent just before the node holding the pull
+///   request died, or while the connection was replaced — stops the intake there and the
+///   consumer is created anew after the committed position, so the next event's ack,
+///   which acknowledges everything before it, never acknowledges one that never came.
 /// - **Leases**: one key per group in the bucket `MSA_<SYSTEM>_GROUPS` holds the group's
 ///   members and leases; ``balance(group:member:ttl:)`` changes it by compare-and-set, so
 ///   concurrent members never both win a partition. Expiry times are the writers' clocks:
