@@ -91,9 +91,9 @@ import Testing
         let gift = giftStub(.approving)
         try await withWallet(gift: gift) { wallet in
             _ = try await wallet.patch("/wallets/1", GameRewardSeed.exchange)
-            try await wallet.expectRefusal(.patch, "/wallets/1", GameRewardSeed.exchange.text, status: 409, saying: "already exchanged")
+            try await wallet.expectRefusal(.patch, "/wallets/1", GameRewardSeed.exchange.text, status: 409, field: "status", saying: "already exchanged")
             try await wallet.expectRefusal(.post, "/wallets/1", GameRewardSeed.exchange.text, status: 409)
-            try await wallet.expectRefusal(.patch, "/wallets/1", #"{"status":"Allocated"}"#, status: 409)
+            try await wallet.expectRefusal(.patch, "/wallets/1", #"{"status":"Allocated"}"#, status: 409, field: "status")
             #expect(gift.calls.count == 1)
         }
     }

@@ -29,7 +29,7 @@ struct Wallet: Entity, Equatable {
     func giftRequest(for proposed: Wallet) throws -> GiftRequest? {
         try checkOnlyStatusChanges(to: proposed)
         guard proposed.status == .exchanged else { return nil }
-        guard status == .allocated else { throw Refusal.conflict("wallet \(id!) is already exchanged") }
+        guard status == .allocated else { throw Refusal.conflict("wallet \(id!) is already exchanged", field: "status") }
         return GiftRequest(walletId: id!, rewardId: rewardId, customerId: customerId, product: proposed.product, exchangeId: RandomID.uuid())
     }
 
@@ -40,7 +40,7 @@ struct Wallet: Entity, Equatable {
         case (.allocated, .exchanged):
             return [RewardExchanged(walletId: id!, rewardId: rewardId, missionId: missionId, customerId: customerId)]
         case (.exchanged, .allocated):
-            throw Refusal.conflict("wallet \(id!) is exchanged and cannot be allocated again")
+            throw Refusal.conflict("wallet \(id!) is exchanged and cannot be allocated again", field: "status")
         default:
             return []
         }
