@@ -47,6 +47,8 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let system = self.system.name
         let definition = try Catalog.system(system)
+        // Before anything logs: the system's personal data is masked in every line.
+        Logs.bootstrap(redactions: definition.redactions)
         let environment = backing.applied(to: ProcessInfo.processInfo.environment)
         Self.useEventLoopsForConcurrency(threads: environment["MSA_THREADS"].flatMap(Int.init) ?? 1)
         let host = environment["MSA_HOST"] ?? "127.0.0.1"

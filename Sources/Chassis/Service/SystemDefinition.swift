@@ -21,11 +21,15 @@ public struct SystemDefinition: Sendable {
     public var name: String
     public var gatewayPort: Int
     public var services: [Member]
+    /// Personal data no log line of the system may hold whole (``Redaction``): masked in
+    /// every line of every service and the gateway.
+    public var redactions: [Redaction]
 
-    public init(name: String, gatewayPort: Int = 8080, services: [Member]) {
+    public init(name: String, gatewayPort: Int = 8080, services: [Member], redactions: [Redaction] = []) {
         self.name = name
         self.gatewayPort = gatewayPort
         self.services = services
+        self.redactions = redactions
     }
 
     public func service(_ name: String) -> Member? { services.first { $0.name == name } }
