@@ -206,14 +206,6 @@ func achieve(_ count: Int, customer: Int, via api: Web, lanes: Int = 1) async th
     }.flatMap { $0 }
 }
 
-/// Runs `body` in `lanes` concurrent tasks; their results, in no particular order.
-func concurrently<T: Sendable>(_ lanes: Int, _ body: @escaping @Sendable (Int) async throws -> T) async throws -> [T] {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        for lane in 0..<lanes { group.addTask { try await body(lane) } }
-        return try await group.reduce(into: []) { $0.append($1) }
-    }
-}
-
 /// Waits until every one of `ids` has its rewardId, its reward, its wallet entry and its
 /// mypage row, then checks that none has two: one reward and one entry per mission, and
 /// no row of `customer` that is not one of theirs.

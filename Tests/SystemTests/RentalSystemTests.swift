@@ -157,12 +157,9 @@ struct RentalSystemTests {
                            "PAYMENT_QUEUE_WAIT_MS": "50", "PAYMENT_BREAKER_FAILURES": "1000"]
         try await RunningSystem.with("rental", environment: slowPayment) { system in
             let api = system.gateway
-            let answers = try await withThrowingTaskGroup(of: [Reply].self) { group in
-                for _ in 0..<8 {
-                    group.addTask { try await (0..<8).asyncMap { _ in try await api.post("/reserves", RentalSeed.request(customer: "crowd")) } }
-                }
-                return try await group.reduce(into: []) { $0 += $1 }
-            }
+            let answers = try await concurrently(8) { _ in
+                try await (0..<8).asyncMap { _ in try await api.post("/reserves", RentalSeed.request(customer: "crowd")) }
+            }.flatMap { $0 }
             let created = answers.filter { $0.status == 201 }.compactMap { $0.body?["id"]?.int64Value }
             let refused = answers.filter { $0.status == 503 }
             #expect(created.count + refused.count == answers.count, "\(answers.filter { ![201, 503].contains($0.status) }.map(\.text))")
@@ -266,22 +263,17 @@ struct RentalSystemTests {
 
 /// Makes `count` paid requests through `api` over `lanes` concurrent clients; returns their ids.
 func request(_ count: Int, customer: String, via api: Web, lanes: Int = 1) async throws -> [Int64] {
-    try await withThrowingTaskGroup(of: [Int64].self) { group in
-        for lane in 0..<lanes {
-            group.addTask {
-                var ids: [Int64] = []
-                for _ in stride(from: lane, to: count, by: lanes) {
-                    let answer = try await api.post("/reserves", RentalSeed.request(customer: customer))
-                    guard answer.status == 201, let id = answer.body?["id"]?.int64Value else {
-                        throw SystemFailure("POST /reserves: \(answer.status) \(answer.text)")
-                    }
-                    ids.append(id)
-                }
-                return ids
+    try await concurrently(lanes) { lane in
+        var ids: [Int64] = []
+        for _ in stride(from: lane, to: count, by: lanes) {
+            let answer = try await api.post("/reserves", RentalSeed.request(customer: customer))
+            guard answer.status == 201, let id = answer.body?["id"]?.int64Value else {
+                throw SystemFailure("POST /reserves: \(answer.status) \(answer.text)")
             }
+            ids.append(id)
         }
-        return try await group.reduce(into: []) { $0 += $1 }
-    }
+        return ids
+    }.flatMap { $0 }
 }
 
 /// Waits until every view shows each of `ids` (paid requests of `customer`), then checks

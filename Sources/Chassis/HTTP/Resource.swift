@@ -47,6 +47,21 @@ public struct Resource<E: Entity>: Sendable {
         creating { body, store in try await hook(try JSON.decode(Input.self, from: body), store) }
     }
 
+    /// Allows POST of a typed body: `make` builds the entity from it (or refuses), and it
+    /// is saved with the events `raising` gives for it, once it has its id, in one
+    /// transaction (mission: `MissionAchieved` carries the new mission's id).
+    public func creating<Input: Decodable & SendableMetatype>(_ input: Input.Type, _ make: @escaping @Sendable (Input) throws -> E,
+                                                              raising events: @escaping @Sendable (E) -> [any DomainEvent]) -> Self {
+        creating(input) { input, store in
+            let entity = try make(input)
+            return try await store.write { tx in
+                let saved = try await tx.save(entity)
+                try await tx.publish(events(saved))
+                return saved
+            }
+        }
+    }
+
     /// Allows POST for plain records: decode the body, run `check` for the events the
     /// creation raises (or a refusal), save them in one transaction.
     public func creating(raising check: @escaping @Sendable (inout E, any StoreTransaction) async throws -> [any DomainEvent] = { _, _ in [] }) -> Self {

@@ -18,10 +18,16 @@ public protocol EntityStatus: RawRepresentable, Codable, Sendable, Hashable, Cas
 extension EntityStatus {
     public static var aliases: [String: Self] { [:] }
 
+    /// The value `text` spells, in its own spelling or an alias; nil for any other text.
+    public init?(spelling text: String) {
+        guard let value = Self(rawValue: text) ?? Self.aliases[text] else { return nil }
+        self = value
+    }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
-        guard let value = Self(rawValue: text) ?? Self.aliases[text] else {
+        guard let value = Self(spelling: text) else {
             let known = Self.allCases.map(\.rawValue) + Self.aliases.keys.sorted()
             throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be one of \(known.joined(separator: ", ")), got \"\(text)\"")
         }

@@ -23,7 +23,7 @@ struct Gift: Entity, Equatable {
     }
 
     static func issue(_ request: GiftRequest) throws -> Gift {
-        guard Status(rawValue: request.status) ?? Status.aliases[request.status] != nil else {
+        guard Status(spelling: request.status) != nil else {
             throw Refusal.invalid("status must be Exchanged to issue a gift", field: "status")
         }
         let product = request.product?.trimmingCharacters(in: .whitespaces) ?? ""

@@ -55,14 +55,7 @@ struct MissionInput: Decodable, Sendable {
 /// earned. While reward is down, missions are still recorded; their rewardIds follow.
 public let missionService = ServiceDefinition(name: "mission", policies: missionPolicies) { router, runtime in
     Resource<Mission>(store: runtime.store)
-        .creating(MissionInput.self) { input, store in
-            let mission = Mission.achieved(try input.checked())
-            return try await store.write { tx in
-                let saved = try await tx.save(mission)
-                try await tx.publish(saved.achievement)
-                return saved
-            }
-        }
+        .creating(MissionInput.self, { input in Mission.achieved(try input.checked()) }, raising: { [$0.achievement] })
         .searchable(by: "customerId")
         .register(on: router)
 }
