@@ -32,6 +32,7 @@ struct SystemTargets {
 let systems = [
     SystemTargets(name: "Rental", services: ["Reserve", "Payment", "Lend", "Promotion", "MyPage", "Notification"]),
     SystemTargets(name: "GameReward", services: ["Mission", "Reward", "Wallet", "Gift", "MyPage"]),
+    SystemTargets(name: "Vaccine", services: ["User", "Reservation", "Hospital", "Stock", "Dashboard"]),
 ]
 
 let package = Package(

@@ -17,8 +17,10 @@ struct ControlServer: Sendable {
             let abruptly = request.uri.queryParameters["kill"] == "true"
             return try JSONResponse.make(.ok, encoding: await supervisor.stop(service: try processName(context), abruptly: abruptly))
         }
-        router.post("start/:service") { _, context in
-            let names = try await supervisor.start(service: try processName(context))
+        router.post("start/:service") { request, context in
+            let body = try await request.body.collect(upTo: 1 << 16)
+            let settings = body.readableBytes == 0 ? [:] : try JSONDecoder().decode([String: String].self, from: Data(body.readableBytesView))
+            let names = try await supervisor.start(service: try processName(context), settings: settings)
             let late = await supervisor.awaitReady(names)
             guard late.isEmpty else {
                 throw Refusal.unavailable("\(late.joined(separator: ", ")) started but not ready within 30 s", retryAfterSeconds: 5)
@@ -55,9 +57,10 @@ struct ControlClient {
     }
 
     /// Calls the control API; a refusal comes back as a ``ValidationError`` with its message.
-    func call(_ method: String, _ path: String) async throws -> Data {
+    func call(_ method: String, _ path: String, body: Data? = nil) async throws -> Data {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/\(path)")
         request.method = .init(rawValue: method)
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let buffer = try await response.body.collect(upTo: 1 << 20)
         let data = Data(buffer.readableBytesView)
@@ -78,16 +81,17 @@ struct ControlClient {
         try await act("stop", on: service, query: kill ? "?kill=true" : "")
     }
 
-    /// Starts every replica of `service`; returns when they answer ready.
+    /// Starts every replica of `service`, with `settings` over the system's environment;
+    /// returns when they answer ready.
     @discardableResult
-    func start(_ service: String) async throws -> [String] {
-        try await act("start", on: service)
+    func start(_ service: String, settings: [String: String] = [:]) async throws -> [String] {
+        try await act("start", on: service, body: settings.isEmpty ? nil : try JSONEncoder().encode(settings))
     }
 
     /// `POST <action>/<service>`, the name escaped (`lend#2`); the processes acted on.
-    private func act(_ action: String, on service: String, query: String = "") async throws -> [String] {
+    private func act(_ action: String, on service: String, query: String = "", body: Data? = nil) async throws -> [String] {
         let name = service.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? service
-        return try JSONDecoder().decode([String].self, from: try await call("POST", "\(action)/\(name)\(query)"))
+        return try JSONDecoder().decode([String].self, from: try await call("POST", "\(action)/\(name)\(query)", body: body))
     }
 
     func gatewayURL() async throws -> String {
@@ -132,14 +136,22 @@ struct Stop: AsyncParsableCommand {
 }
 
 struct Start: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start a stopped service of a running system.")
+    static let configuration = CommandConfiguration(abstract: "Start a stopped service of a running system.",
+                                                    discussion: "msa start vaccine reservation --set RESERVATION_DELAY_MS=600-820 starts it slowed, as the seed's overload experiment did; a plain start later drops the setting.")
     @OptionGroup var system: SystemArgument
     @Argument var service: String
+    @Option(name: .customLong("set"), help: "KEY=VALUE: a setting for this start (repeatable), over the system's environment.") var settings: [String] = []
     @OptionGroup var data: DataOption
 
     func run() async throws {
         let system = self.system.name
-        let names = try await ControlClient(data: data, system: system).start(service)
+        var given: [String: String] = [:]
+        for setting in settings {
+            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--set takes KEY=VALUE, not \(setting)") }
+            given[parts[0]] = parts[1]
+        }
+        let names = try await ControlClient(data: data, system: system).start(service, settings: given)
         guard !names.isEmpty else { throw ValidationError("\(system) has no process \(service)") }
         print("started \(names.joined(separator: ", "))")
     }

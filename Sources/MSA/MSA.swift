@@ -3,6 +3,7 @@ import Chassis
 import GameReward
 import Rental
 import SystemDriver
+import Vaccine
 
 @main
 struct MSA: AsyncParsableCommand {
@@ -17,6 +18,7 @@ enum Catalog {
     static let systems: [DrivenSystem] = [
         rental,
         gameReward,
+        vaccine,
     ]
 
     static var names: String { systems.map(\.name).joined(separator: ", ") }

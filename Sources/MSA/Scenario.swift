@@ -25,5 +25,5 @@ struct SupervisorControl: SystemControl {
     let client: ControlClient
 
     func stop(_ service: String) async throws { try await client.stop(service) }
-    func start(_ service: String) async throws { try await client.start(service) }
+    func start(_ service: String, settings: [String: String]) async throws { try await client.start(service, settings: settings) }
 }

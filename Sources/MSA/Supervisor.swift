@@ -18,6 +18,9 @@ actor Supervisor {
         var restarts: Int
         var startedAt: ContinuousClock.Instant?
         var backoff = RestartBackoff()
+        /// Settings this child was last started with (`msa start … --set`), over the
+        /// system's; kept across its restarts until the next start.
+        var settings: [String: String] = [:]
     }
 
     let system: SystemDefinition
@@ -51,6 +54,9 @@ actor Supervisor {
     /// every replica for the gateway.
     private func environment(for child: Child) -> [String: String] {
         var env = baseEnvironment
+        // The member's local-run settings, unless the environment gives its own.
+        for (key, value) in system.service(child.service)?.localSettings ?? [:] where env[key] == nil { env[key] = value }
+        env.merge(child.settings) { _, given in given }
         env["PORT"] = String(child.port)
         // The system's credential for internal routes: the operator's, or this run's own.
         env[InternalRoute.setting] = InternalRoute.token(in: env) ?? internalToken
@@ -120,9 +126,13 @@ actor Supervisor {
         return names
     }
 
-    func start(service: String) throws -> [String] {
+    /// Starts every replica of `service` (or the one named) that is not running, with
+    /// `settings` over the system's environment (`RESERVATION_DELAY_MS`: the seed's slowed
+    /// look-up), until it is started again.
+    func start(service: String, settings: [String: String] = [:]) throws -> [String] {
         let names = order.filter { children[$0]?.service == service || $0 == service }
         for name in names {
+            children[name]?.settings = settings
             children[name]?.wanted = true
             children[name]?.restarts = 0
             children[name]?.backoff.reset()

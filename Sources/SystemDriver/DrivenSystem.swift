@@ -6,8 +6,15 @@ import Chassis
 public protocol SystemControl: Sendable {
     /// Stops every replica of `service`; returns when they have exited.
     func stop(_ service: String) async throws
-    /// Starts every replica of `service`; returns when they answer ready.
-    func start(_ service: String) async throws
+    /// Starts every replica of `service` with `settings` over the system's environment
+    /// (`RESERVATION_DELAY_MS`: the seed's slowed look-up), until it is started again;
+    /// returns when they answer ready.
+    func start(_ service: String, settings: [String: String]) async throws
+}
+
+extension SystemControl {
+    /// Starts every replica of `service` as the system configures it.
+    public func start(_ service: String) async throws { try await start(service, settings: [:]) }
 }
 
 /// A system as the `msa` command drives it: its definition (services, ports, path

@@ -64,6 +64,11 @@ extension Answer {
         return id
     }
 
+    /// The array in the body's `field` (`{"dates": [...]}`), or none.
+    public func list(_ field: String) -> [JSONValue] {
+        if case .array(let items)? = body?[field] { items } else { [] }
+    }
+
     /// The items of a HAL collection: `_embedded.<name>`.
     public func items(_ name: String) -> [JSONValue] {
         if case .array(let items)? = body?["_embedded"]?[name] { items } else { [] }

@@ -30,9 +30,16 @@ public struct Policies: Sendable {
     }
 
     /// Both tables in one (a service with several groups of policies, a view and a saga).
+    /// An event both react to runs this table's handler, then `other`'s, in one
+    /// transaction (dashboard: the row and the notification of one status change).
     public func merging(_ other: Policies) -> Policies {
         var copy = self
-        copy.handlers.merge(other.handlers) { _, new in new }
+        copy.handlers.merge(other.handlers) { mine, theirs in
+            { envelope, tx in
+                try await mine(envelope, tx)
+                try await theirs(envelope, tx)
+            }
+        }
         copy.gated.merge(other.gated) { _, new in new }
         copy.ports.merge(other.ports) { _, new in new }
         return copy

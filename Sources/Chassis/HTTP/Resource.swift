@@ -35,6 +35,7 @@ public struct Resource<E: Entity>: Sendable {
     var searchFields: [String] = []
     var filterFields: [String] = []
     var postPatchesItems = false
+    var commands: [(path: String, handle: @Sendable (Request) async throws -> Response)] = []
 
     public init(store: any Store) { self.store = store }
 
@@ -151,6 +152,43 @@ public struct Resource<E: Entity>: Sendable {
         }
         return r
     }
+    /// Adds a command at a path of its own, as the seeds' controllers had (`POST
+    /// /hospital/inject {"userId": 1}`): the body decoded as `Input` (lenient numbers; a
+    /// body that does not fit is a 400 naming the field), then `run` in one transaction,
+    /// where it changes or makes the entity (``StoreTransaction/update(_:id:_:)``, `save`,
+    /// `publish`) and returns it. A refusal thrown changes nothing. Answered with the
+    /// entity in HAL form: 200, or 201 with `Location` when the command `creates` it.
+    public func command<Input: Decodable & SendableMetatype>(
+        _ path: String, _ input: Input.Type, creates: Bool = false,
+        _ run: @escaping @Sendable (Input, any StoreTransaction) async throws -> E
+    ) -> Self {
+        command(path, input, creates: creates, preparing: { _ in () }) { input, _, tx in try await run(input, tx) }
+    }
+
+    /// ``command(_:_:creates:_:)`` with a step before the transaction: `prepare` runs
+    /// first, outside it, for what the command must know that no transaction may wait for
+    /// (a call to another service: a transaction holds the store's write lock), and `run`
+    /// is given what it found.
+    public func command<Input: Decodable & SendableMetatype, Prepared: Sendable>(
+        _ path: String, _ input: Input.Type, creates: Bool = false,
+        preparing prepare: @escaping @Sendable (Input) async throws -> Prepared,
+        _ run: @escaping @Sendable (Input, Prepared, any StoreTransaction) async throws -> E
+    ) -> Self {
+        var r = self
+        let store = self.store
+        r.commands.append((path, { request in
+            let input = try JSON.decode(Input.self, from: try await JSONResponse.body(of: request))
+            let prepared = try await prepare(input)
+            let entity = try await store.write { tx in try await run(input, prepared, tx) }
+            guard let id = entity.id else { preconditionFailure("a command answers with a saved entity") }
+            let base = HAL.base(of: request)
+            let body = HAL.item(E.self, id: id, body: try JSON.value(entity), base: base)
+            return try JSONResponse.make(creates ? .created : .ok, body, contentType: HAL.contentType,
+                                         headers: creates ? [.location: "\(base)/\(E.collection)/\(id)"] : [:])
+        }))
+        return r
+    }
+
     public func searchable(by fields: String...) -> Self { var r = self; r.searchFields += fields; return r }
     /// Lets the collection be filtered by these fields' query parameters (`?customer=andy`).
     public func filterable(by fields: String...) -> Self { var r = self; r.filterFields += fields; return r }
@@ -175,6 +213,7 @@ public struct Resource<E: Entity>: Sendable {
             }
         }
         if let delete { router.delete("\(E.collection)/:id") { _, context in try await remove(id: context.parameters.require("id", as: Int64.self), delete: delete) } }
+        for command in commands { router.post(RouterPath(command.path)) { request, _ in try await command.handle(request) } }
         router.get("\(E.collection)/search") { request, _ in try searchIndex(request) }
         router.get("\(E.collection)/search/:name") { request, context in try await search(request, name: context.parameters.require("name")) }
     }

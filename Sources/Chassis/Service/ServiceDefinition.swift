@@ -11,7 +11,12 @@ public struct ServiceDefinition: Sendable {
     public typealias Job = @Sendable (ServiceRuntime) async throws -> Void
 
     public var name: String
+    /// The events it reacts to. For a definition made with configured policies
+    /// (``init(name:configuredPolicies:jobs:internalRoutes:routes:)``), empty until a host
+    /// made them from its runtime (``ServiceHost/definition`` holds them).
     public var policies: Policies
+    /// Makes the policies from the running service's configuration, once per host.
+    var configurePolicies: (@Sendable (ServiceRuntime) -> Policies)?
     public var routes: Routes
     public var jobs: [Job]
     /// Routes only the system's own services may call (``InternalRoute``).
@@ -24,6 +29,25 @@ public struct ServiceDefinition: Sendable {
         self.routes = routes
         self.jobs = jobs
         self.internalRoutes = internalRoutes
+    }
+
+    /// A service whose policies read its configuration (hospital: the vaccine types of
+    /// `VACCINE_TYPE`): `configuredPolicies` makes them once per running service, from its
+    /// runtime, before its consumer starts. Policies are otherwise declared before any
+    /// runtime exists.
+    public init(name: String, configuredPolicies: @escaping @Sendable (ServiceRuntime) -> Policies, jobs: [Job] = [],
+                internalRoutes: [InternalRoute] = [], routes: @escaping Routes) {
+        self.init(name: name, jobs: jobs, internalRoutes: internalRoutes, routes: routes)
+        self.configurePolicies = configuredPolicies
+    }
+
+    /// This definition with its policies made for `runtime` (itself when they need none).
+    func configured(for runtime: ServiceRuntime) -> ServiceDefinition {
+        guard let configurePolicies else { return self }
+        var configured = self
+        configured.policies = configurePolicies(runtime)
+        configured.configurePolicies = nil
+        return configured
     }
 }
 

@@ -67,9 +67,9 @@ public struct ServiceHost: Sendable {
     public init(_ definition: ServiceDefinition, settings: HostSettings, store: any Store, bus: any EventBus, logger: Logger? = nil) throws {
         var log = logger ?? Logger(label: definition.name)
         log[metadataKey: "service"] = "\(definition.name)"
-        self.definition = definition
         self.settings = settings
         self.runtime = ServiceRuntime(name: definition.name, store: store, bus: bus, environment: settings.environment, logger: log)
+        self.definition = definition.configured(for: runtime)
         self.health = Health(store: store, bus: bus)
         let delaySetting = "\(definition.name.uppercased())_DELAY_MS"
         self.inboundDelay = try InboundDelay(runtime.setting(delaySetting, default: "0"), setting: delaySetting)
@@ -77,7 +77,7 @@ public struct ServiceHost: Sendable {
         // its predecessor's partitions at once instead of after its lease.
         self.member = settings.environment["MSA_MEMBER"].flatMap { $0.isEmpty ? nil : GroupMember.id(slot: $0) }
             ?? "\(definition.name)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
-        for register in definition.policies.ports.values { register(runtime) }
+        for register in self.definition.policies.ports.values { register(runtime) }
         Telemetry.bootstrap()
     }
 

@@ -8,13 +8,19 @@ public struct SystemDefinition: Sendable {
         public var pathPrefixes: [String]
         /// Whether the service follows the system's store in production (see ``StoreSelection``).
         public var storePreference: StorePreference
+        /// Settings `msa up` gives the service unless the environment sets them: what the
+        /// seed's demonstration needs on a laptop (vaccine's calendar opening in the seed's
+        /// week). A deployment that does not set them gets the service's own defaults.
+        public var localSettings: [String: String]
         public var name: String { definition.name }
 
-        public init(_ definition: ServiceDefinition, port: Int, pathPrefixes: [String], storePreference: StorePreference = .systemDefault) {
+        public init(_ definition: ServiceDefinition, port: Int, pathPrefixes: [String], storePreference: StorePreference = .systemDefault,
+                    localSettings: [String: String] = [:]) {
             self.definition = definition
             self.port = port
             self.pathPrefixes = pathPrefixes
             self.storePreference = storePreference
+            self.localSettings = localSettings
         }
     }
 

@@ -1,0 +1,88 @@
+import Chassis
+import VaccineContracts
+
+/// One booking as the frontend shows it (the seed's `Dashboard`; id: the booking's user
+/// id), built only from events. Events about a booking come from three services, so one
+/// may overtake another; the status only moves forward, `RESERVE` → `CANCEL` or
+/// `REJECTED` → `INJECT` (an injection given is final), and a late `RESERVE` changes
+/// nothing.
+struct Dashboard: Entity, Equatable {
+    static let collection = "dashboards"
+    var id: Int64?
+    var userId: Int64
+    var userName: String?
+    var userRegNumber: String?
+    var reserveDate: String?
+    var reserveStatus: String?
+    var cancelDate: String?
+    var injectDate: String?
+    var vaccineType: String?
+    var hospitalName: String?
+    var rejectReason: String?
+
+    init(userId: Int64) {
+        id = userId
+        self.userId = userId
+    }
+
+    mutating func advance(to status: String) {
+        let rank = ["RESERVE": 0, "CANCEL": 1, "REJECTED": 1, "INJECT": 2]
+        if (rank[status] ?? 0) > (reserveStatus.flatMap { rank[$0] } ?? -1) { reserveStatus = status }
+    }
+
+    mutating func person(_ name: String, _ number: String, _ date: String) {
+        userName = name
+        userRegNumber = number
+        reserveDate = date
+    }
+}
+
+/// dashboard (8085): every booking and its state, and each person's notifications,
+/// answering while every other service is down. The seed's `GET /dashboard/list` and
+/// `GET /dashboard/list/{vaccineType}` answer arrays (paged with `?page=&size=` when
+/// asked); `GET /dashboards/search/findByUserId?userId=1` one booking, HAL.
+public let dashboardService = ServiceDefinition(name: "dashboard", policies: dashboardPolicies.merging(notificationPolicies)) { router, runtime in
+    Resource<Dashboard>(store: runtime.store).searchable(by: "userId", "vaccineType", "reserveStatus").register(on: router)
+    router.get("dashboard/list") { request, _ in try await list(request, runtime.store) }
+    router.get("dashboard/list/:vaccineType") { request, context in
+        try await list(request, runtime.store, [FieldMatch("vaccineType", context.parameters.get("vaccineType") ?? "")])
+    }
+    registerNotifications(on: router, runtime)
+}
+
+private func list(_ request: Request, _ store: any Store, _ filters: [FieldMatch] = []) async throws -> Response {
+    let parameters = request.uri.queryParameters
+    var query = DocumentQuery(filters: filters, sort: [SortKey("userId", ascending: true)])
+    if let size = parameters["size"] {
+        guard let size = Int(size), (1...2000).contains(size) else { throw Refusal.badRequest("size must be 1 to 2000", field: "size") }
+        guard let page = Int(parameters["page"] ?? "0"), (0...1_000_000).contains(page) else {
+            throw Refusal.badRequest("page must be a number from 0 to 1000000", field: "page")
+        }
+        query.limit = size
+        query.offset = page * size
+    }
+    return try JSONResponse.make(.ok, encoding: try await store.all(Dashboard.self, query))
+}
+
+let dashboardPolicies = Policies()
+    .on(ReservationRequested.self) { e, tx in
+        try await upsert(e.userId, tx) { $0.person(e.userName, e.userRegNumber, e.reserveDate); $0.advance(to: "RESERVE") }
+    }
+    .on(HospitalReservationReceived.self) { e, tx in
+        try await upsert(e.userId, tx) { $0.person(e.userName, e.userRegNumber, e.reserveDate); $0.vaccineType = e.vaccineType; $0.hospitalName = e.hospitalName }
+    }
+    .on(ReservationRejected.self) { e, tx in
+        try await upsert(e.userId, tx) { $0.person(e.userName, e.userRegNumber, e.reserveDate); $0.rejectReason = e.reason; $0.advance(to: "REJECTED") }
+    }
+    .on(ReservationCancelled.self) { e, tx in
+        try await upsert(e.userId, tx) { $0.cancelDate = e.cancelDate; $0.advance(to: "CANCEL") }
+    }
+    .on(VaccineInjected.self) { e, tx in
+        try await upsert(e.userId, tx) { $0.injectDate = e.injectDate; $0.vaccineType = e.vaccineType; $0.hospitalName = e.hospitalName; $0.advance(to: "INJECT") }
+    }
+
+private func upsert(_ userId: Int64, _ tx: any StoreTransaction, _ change: (inout Dashboard) -> Void) async throws {
+    var row = try await tx.get(Dashboard.self, id: userId) ?? Dashboard(userId: userId)
+    change(&row)
+    try await tx.save(row)
+}
