@@ -20,6 +20,11 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
+    /// The `index`th item of an array; nil for anything else or an index past its end.
+    public subscript(index: Int) -> JSONValue? {
+        if case .array(let items) = self, items.indices.contains(index) { items[index] } else { nil }
+    }
+
     public var stringValue: String? {
         switch self {
         case .string(let s): s

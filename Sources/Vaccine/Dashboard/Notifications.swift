@@ -2,7 +2,7 @@ import Chassis
 import VaccineContracts
 
 /// A message to the person about their booking (the seed's KakaoTalk message), one for
-/// every change of its status.
+/// every change of its status (`Dashboard`'s policies write them).
 struct Notification: Entity, Equatable {
     static let collection = "notifications"
     var id: Int64?
@@ -23,17 +23,4 @@ func registerNotifications(on router: Router<BasicRequestContext>, _ runtime: Se
                 .map { ($0.id!, try JSON.encodeString($0)) }
         }
     }
-}
-
-let notificationPolicies = Policies()
-    .on(ReservationRequested.self) { e, tx in try await notify(e.userId, "your vaccination on \(e.reserveDate) is booked (booking \(e.userId))", tx) }
-    .on(HospitalReservationReceived.self) { e, tx in
-        try await notify(e.userId, "\(e.hospitalName) expects you on \(e.reserveDate) for your \(e.vaccineType) vaccination", tx)
-    }
-    .on(ReservationRejected.self) { e, tx in try await notify(e.userId, "your booking for \(e.reserveDate) was rejected: \(e.reason)", tx) }
-    .on(ReservationCancelled.self) { e, tx in try await notify(e.userId, "your booking for \(e.reserveDate) is cancelled", tx) }
-    .on(VaccineInjected.self) { e, tx in try await notify(e.userId, "you were vaccinated with \(e.vaccineType) at \(e.hospitalName)", tx) }
-
-private func notify(_ userId: Int64, _ message: String, _ tx: any StoreTransaction) async throws {
-    try await tx.save(Notification(userId: userId, message: message, createdAt: Clock.millis()))
 }
