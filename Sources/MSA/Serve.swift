@@ -48,7 +48,10 @@ struct Serve: AsyncParsableCommand {
         let system = self.system.name
         let definition = try Catalog.system(system)
         // Before anything logs: the system's personal data is masked in every line.
-        Logs.bootstrap(redactions: definition.redactions)
+        guard let level = Logs.level(in: ProcessInfo.processInfo.environment) else {
+            throw ValidationError("MSA_LOG_LEVEL must be trace, debug, info, notice, warning, error or critical")
+        }
+        Logs.bootstrap(redactions: definition.redactions, level: level)
         let environment = backing.applied(to: ProcessInfo.processInfo.environment)
         Self.useEventLoopsForConcurrency(threads: environment["MSA_THREADS"].flatMap(Int.init) ?? 1)
         let host = environment["MSA_HOST"] ?? "127.0.0.1"

@@ -21,10 +21,23 @@ public struct Fuzzer: Sendable {
         public var method: String
         public var path: String
         public var body: JSONValue
+        /// The collection a 201 to this request adds one entity to, which the fuzz checks
+        /// grew by exactly the 201s it answered: the path itself for a POST to a
+        /// collection; nil for a request that adds to none (a look-up, a command on an
+        /// entity that exists), whose refusals are checked for their status and JSON.
+        public var creates: String?
+
         public init(_ method: String, _ path: String, _ body: JSONValue) {
+            self.init(method, path, body, creates: method == "POST" ? path : nil)
+        }
+
+        /// A request at a path of its own that creates in `creates` (`POST /user/reserve`
+        /// adds to `/users`), or in nothing.
+        public init(_ method: String, _ path: String, _ body: JSONValue, creates: String?) {
             self.method = method
             self.path = path
             self.body = body
+            self.creates = creates
         }
     }
 
@@ -78,11 +91,12 @@ public struct Fuzzer: Sendable {
         var ids: [String: Int64] = [:]
         var before: [String: Int64] = [:]
         for sample in samples where sample.method == "POST" {
-            before[sample.path] = try await total(sample.path)
+            if let collection = sample.creates { before[collection] = try await total(collection) }
             let made = try await api.send("POST", sample.path, sample.body)
-            if let id = made.body?["id"]?.int64Value { ids[sample.path] = id }
+            if let collection = sample.creates, let id = made.body?["id"]?.int64Value { ids[collection] = id }
         }
         var created: [String: Int64] = [:]
+        let creating = Dictionary(samples.compactMap { sample in sample.creates.map { (sample.path, $0) } }) { first, _ in first }
         func check(_ method: String, _ path: String, _ body: Data?, headers: [String: String] = [:]) async throws {
             requests += 1
             let answer = try await api.send(method, path, raw: body, headers: headers)
@@ -93,7 +107,7 @@ public struct Fuzzer: Sendable {
             } else if answer.status >= 400, answer.body?["error"]?.stringValue == nil {
                 findings.append(Finding(request: shown, answer: "a \(answer.status) without a JSON error: \(answer.summary)"))
             } else if answer.status == 201, method == "POST" {
-                created[path, default: 0] += 1
+                created[creating[path] ?? path, default: 0] += 1
             }
         }
 

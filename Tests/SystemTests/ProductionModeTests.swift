@@ -18,10 +18,14 @@ struct ProductionModeTests {
         try await expectScenarioInProductionMode("gamereward", steps: 5, services: ["mission", "reward", "wallet", "gift"])
     }
 
+    @Test func theVaccineSeedScenarioPassesOnPostgreSQLAndJetStreamWithTheDashboardOnItsOwnSQLite() async throws {
+        try await expectScenarioInProductionMode("vaccine", steps: 8, services: ["user", "reservation", "hospital", "stock"], embedded: "dashboard")
+    }
+
     /// Runs `system`'s seed scenario on a fresh PostgreSQL database and a private
-    /// JetStream, and checks the polyglot split: mypage keeps its SQLite file, `services`
-    /// use their PostgreSQL schemas, and every process uses JetStream.
-    func expectScenarioInProductionMode(_ name: String, steps: Int, services: [String],
+    /// JetStream, and checks the polyglot split: the `embedded` view keeps its SQLite file,
+    /// `services` use their PostgreSQL schemas, and every process uses JetStream.
+    func expectScenarioInProductionMode(_ name: String, steps: Int, services: [String], embedded: String = "mypage",
                                         sourceLocation: SourceLocation = #_sourceLocation) async throws {
         try await withPostgresDatabase { url in
           try await PrivateNATS.with { nats in
@@ -30,7 +34,7 @@ struct ProductionModeTests {
                 #expect(run.status == 0, "\(run.output)", sourceLocation: sourceLocation)
                 #expect(run.output.contains("\(name) scenario: all \(steps) steps passed"), "\(run.output)", sourceLocation: sourceLocation)
                 let files = try FileManager.default.contentsOfDirectory(atPath: system.data + "/" + name)
-                #expect(files.contains("mypage.sqlite"), "\(files)", sourceLocation: sourceLocation)
+                #expect(files.contains("\(embedded).sqlite"), "\(files)", sourceLocation: sourceLocation)
                 #expect(!files.contains { file in services.contains { file.hasPrefix("\($0).sqlite") } }, "\(files)", sourceLocation: sourceLocation)
                 let log = try String(contentsOfFile: system.log, encoding: .utf8)
                 for service in services {
@@ -39,7 +43,7 @@ struct ProductionModeTests {
                 }
                 #expect(!files.contains("bus.sqlite"), "events go through JetStream, not the embedded log: \(files)", sourceLocation: sourceLocation)
                 let lines = log.split(separator: "\n")
-                for service in services + ["mypage"] {
+                for service in services + [embedded] {
                     #expect(lines.contains { $0.hasPrefix(service) && $0.contains("bus=jetstream") }, "\(service) not on JetStream",
                             sourceLocation: sourceLocation)
                 }

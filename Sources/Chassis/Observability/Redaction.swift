@@ -106,15 +106,23 @@ public struct RedactingLogHandler: LogHandler {
 public enum Logs {
     private static let installed = Mutex(false)
 
-    /// Makes every logger of this process write to standard error through a
-    /// ``RedactingLogHandler`` with `redactions` (nothing masked when empty). Only the
-    /// first call in a process takes effect (swift-log allows one bootstrap).
-    public static func bootstrap(redactions: [Redaction]) {
+    /// Makes every logger of this process write to standard error at `level` and above
+    /// through a ``RedactingLogHandler`` with `redactions` (nothing masked when empty).
+    /// Only the first call in a process takes effect (swift-log allows one bootstrap).
+    public static func bootstrap(redactions: [Redaction], level: Logger.Level = .info) {
         let first = installed.withLock { done in defer { done = true }; return !done }
         guard first else { return }
         LoggingSystem.bootstrap { label in
-            let stream = StreamLogHandler.standardError(label: label)
+            var stream = StreamLogHandler.standardError(label: label)
+            stream.logLevel = level
             return redactions.isEmpty ? stream : RedactingLogHandler(stream, redactions: redactions)
         }
+    }
+
+    /// The level `MSA_LOG_LEVEL` names (`trace`, `debug`, `info`, `notice`, `warning`,
+    /// `error`, `critical`), `info` when unset; nil for any other word.
+    public static func level(in environment: [String: String]) -> Logger.Level? {
+        guard let name = environment["MSA_LOG_LEVEL"], !name.isEmpty else { return .info }
+        return Logger.Level(rawValue: name.lowercased())
     }
 }

@@ -87,6 +87,7 @@ public struct ServiceHost: Sendable {
         // HEAD answers wherever GET does, with GET's headers and no body.
         let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: BodyLimitMiddleware())
+        router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: RequestIdentityMiddleware())
         router.add(middleware: MetricsMiddleware())

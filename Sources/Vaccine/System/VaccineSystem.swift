@@ -30,8 +30,8 @@ public let vaccine = DrivenSystem(vaccineSystem,
                                   scenario: { api, control in await VaccineScenario(api: api, control: control).perform() },
                                   workload: { api, clients in VaccineBench(api: api, clients: clients) },
                                   fuzzSamples: [
-                                      .init("POST", "/user/date", VaccineSeed.person()),
-                                      .init("POST", "/user/reserve", VaccineSeed.booking("Fuzz", "950505-1234567")),
-                                      .init("POST", "/user/cancel", VaccineSeed.user(1)),
-                                      .init("POST", "/hospital/inject", VaccineSeed.user(1)),
+                                      .init("POST", "/user/date", VaccineSeed.person(), creates: nil),
+                                      .init("POST", "/user/reserve", VaccineSeed.booking("Fuzz", "950505-1234567"), creates: "/users"),
+                                      .init("POST", "/user/cancel", VaccineSeed.user(1), creates: nil),
+                                      .init("POST", "/hospital/inject", VaccineSeed.user(1), creates: nil),
                                   ])
