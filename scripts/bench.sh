@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Rental's benchmark in both deployments, side by side, on this machine:
+# A system's benchmark in both deployments, side by side, on this machine:
 #
 #   scripts/bench.sh [rounds] [seconds] [clients]      (default 3 rounds, 20 s, 32 clients)
 #
+# MSA_SYSTEM names the system (default rental); the figure compared is its headline rate
+# (rental: paid requests per second, vaccine: bookings per second).
+#
 # Builds `msa` in release mode, starts PostgreSQL and a single NATS node with
-# scripts/infra.sh (in a directory of its own), then runs `msa bench rental` alternately on
+# scripts/infra.sh (in a directory of its own), then runs `msa bench $MSA_SYSTEM` alternately on
 # the embedded defaults (SQLite, the event-log file) and on PostgreSQL + JetStream,
 # `rounds` times. A shared machine's speed drifts by tens of percent within minutes, so
 # each production run is compared with the embedded run just before it, and the median
@@ -21,6 +24,7 @@ cd "$(dirname "$0")/.."
 rounds=${1:-3}
 seconds=${2:-20}
 clients=${3:-32}
+system=${MSA_SYSTEM:-rental}
 work=$PWD/.build/bench
 mkdir -p "$work"
 export MSA_INFRA_DIR=$work/infra
@@ -46,19 +50,19 @@ run() {
     local name=$1; shift
     local data=$work/$name port=$((20000 + RANDOM % 400 * 20))
     rm -rf "$data"
-    "${bin:-$msa}" up rental --data "$data" --base-port "$port" "$@" >"$work/$name.log" 2>&1 &
+    "${bin:-$msa}" up "$system" --data "$data" --base-port "$port" "$@" >"$work/$name.log" 2>&1 &
     supervisor=$!
     for _ in $(seq 1 200); do grep -q "is ready\|not ready" "$work/$name.log" && break; sleep 0.2; done
     grep -q "is ready" "$work/$name.log" || { log "the system did not get ready:"; tail -20 "$work/$name.log" >&2; exit 1; }
     local bus=()
     for option in "$@"; do [[ $option == nats://* ]] && bus=(--bus "$option"); done
-    "$msa" bench rental --data "$data" --seconds "$seconds" --warmup 3 --clients "$clients" "${bus[@]}" \
-        --json "$work/$name.json" 2>&1 | grep -E "^(request\+pay|jetstream raw publish):"
+    "$msa" bench "$system" --data "$data" --seconds "$seconds" --warmup 3 --clients "$clients" "${bus[@]}" \
+        --json "$work/$name.json" 2>&1 | grep -E "^(jetstream raw publish: |[^ ].*: [0-9]+/s over )"
     kill -INT "$supervisor"; wait "$supervisor" || true
     supervisor=""
 }
 
-rate() { sed -n 's/^request+pay: \([0-9]*\)\/s.*/\1/p' <<<"$1"; }
+rate() { sed -n 's/^[^:]*: \([0-9]*\)\/s over.*/\1/p' <<<"$1"; }
 
 ratios=()
 if [ -n "${MSA_BEFORE:-}" ]; then
@@ -73,7 +77,7 @@ if [ -n "${MSA_BEFORE:-}" ]; then
         printf "%-6s %10s/s %10s/s %7s\n" "$round" "$b" "$a" "$ratio"
     done
     median=$(printf "%s\n" "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }')
-    echo "median after/before: $median (embedded, paid requests per second, $clients clients, $seconds s each)"
+    echo "median after/before: $median ($system embedded, headline rate, $clients clients, $seconds s each)"
     exit 0
 fi
 printf "%-6s %12s %12s %7s %s\n" round embedded production ratio "jetstream raw publish" >&2
@@ -94,4 +98,4 @@ for round in $(seq 1 "$rounds"); do
     printf "%-6s %10s/s %10s/s %7s %s/s\n" "$round" "$e" "$p" "$ratio" "$raw"
 done
 median=$(printf "%s\n" "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }')
-echo "median production/embedded: $median (paid requests per second, $clients clients, $seconds s each)"
+echo "median production/embedded: $median ($system, headline rate, $clients clients, $seconds s each)"

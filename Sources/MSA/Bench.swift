@@ -19,6 +19,7 @@ struct Bench: AsyncParsableCommand {
     @OptionGroup var system: SystemArgument
     @OptionGroup var data: DataOption
     @Option(help: "The gateway's URL (default: the running supervisor's gateway).") var gateway: String?
+    @Option(help: "A workload other than the main flow, by name (vaccine: lookups, the seed's flood of date look-ups).") var workload: String?
     @Option(help: "Concurrent customers.") var clients = 32
     @Option(help: "Seconds measured, after the warm-up.") var seconds = 20
     @Option(help: "Seconds of warm-up, not measured.") var warmup = 3
@@ -39,7 +40,17 @@ struct Bench: AsyncParsableCommand {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = clients
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        let workload = driven.workload(SystemClient(base: base, http: http), clients)
+        let make: DrivenSystem.MakeWorkload
+        if let name = self.workload {
+            guard let experiment = driven.experiments[name] else {
+                try? await http.shutdown()
+                throw ValidationError("\(driven.name) has no workload \(name); it has: \(driven.experiments.keys.sorted().joined(separator: ", "))")
+            }
+            make = experiment
+        } else {
+            make = driven.workload
+        }
+        let workload = make(SystemClient(base: base, http: http), clients)
         var raw: RawPublishBench.Result?
         if let bus {
             // Before the system's run, not during it: both would share the two cores.

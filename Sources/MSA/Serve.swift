@@ -38,6 +38,10 @@ struct Serve: AsyncParsableCommand {
                              a larger one is a 413
               <SERVICE>_DELAY_MS a pause before each of the service's own routes,
                              500 or a range 400-620 (the seeds' slowed services)
+              MSA_LOG_LEVEL  trace, debug, info (default), notice, warning, error or
+                             critical; debug logs a line per request, trace its body
+                             too (personal data the system lists is masked at every
+                             level)
             """)
 
     @OptionGroup var system: SystemArgument

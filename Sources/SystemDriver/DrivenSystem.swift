@@ -29,6 +29,9 @@ public struct DrivenSystem: Sendable {
     /// true when every step passed.
     public let scenario: Scenario
     public let workload: MakeWorkload
+    /// Other workloads by name, for `msa bench <system> --workload <name>`: a seed's
+    /// experiment beside the main flow (vaccine's flood of date look-ups).
+    public let experiments: [String: MakeWorkload]
     /// Valid requests of the system, which the ``Fuzzer`` varies (its generic probes of
     /// every path prefix need none).
     public let fuzzSamples: [Fuzzer.Sample]
@@ -36,10 +39,11 @@ public struct DrivenSystem: Sendable {
     public var name: String { definition.name }
 
     public init(_ definition: SystemDefinition, scenario: @escaping Scenario, workload: @escaping MakeWorkload,
-                fuzzSamples: [Fuzzer.Sample] = []) {
+                experiments: [String: MakeWorkload] = [:], fuzzSamples: [Fuzzer.Sample] = []) {
         self.definition = definition
         self.scenario = scenario
         self.workload = workload
+        self.experiments = experiments
         self.fuzzSamples = fuzzSamples
     }
 }

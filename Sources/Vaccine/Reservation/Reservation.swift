@@ -95,11 +95,11 @@ public let reservationService = ServiceDefinition(name: "reservation", configure
     let calendar = BookingCalendar(runtime)
     Resource<Reservation>(store: runtime.store).searchable(by: "userId", "reserveStatus", "reserveDate").register(on: router)
     router.get("reservation/date") { _, _ in
-        var open: [OpenDate] = []
-        for day in calendar.openDays {
-            let date = calendar.date(day, booked: try await runtime.store.get(ReserveDay.self, id: day.number)?.booked ?? 0)
-            if date.available > 0 { open.append(date) }
-        }
+        // The calendar's days in one read: their ids are the days as numbers, in order.
+        let first = calendar.firstDay
+        let kept = try await runtime.store.all(ReserveDay.self, DocumentQuery(limit: calendar.days, afterId: first.number - 1))
+        let booked = Dictionary(kept.map { ($0.id!, $0.booked) }) { a, _ in a }
+        let open = calendar.openDays.map { calendar.date($0, booked: booked[$0.number] ?? 0) }.filter { $0.available > 0 }
         return try JSONResponse.make(.ok, encoding: AvailableDates(dates: open))
     }
     router.get("reservation/date/:day") { _, context in

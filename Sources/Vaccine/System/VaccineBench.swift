@@ -2,7 +2,7 @@ import Chassis
 import SystemDriver
 
 /// Vaccine's workload: each client is a stream of people. Each looks up the open dates
-/// (user → reservation, synchronous) and books one of them; the booking of two people
+/// (user → reservation, synchronous) and books one of them; the booking of eight people
 /// back is then cancelled, or, one time in eight, injected, so places and doses come back
 /// and the calendar does not fill. Every 8th booking polls the dashboard (every 5 ms)
 /// until it shows the booking: the booking → dashboard lag as a person sees it (user's
@@ -40,7 +40,7 @@ struct VaccineBench: Workload {
             if iteration % 8 == 0 {
                 await calls.lag("dashboard lag", since: accepted, into: &tally, measuring) { (try? await api.get("/dashboards/\(id)").status) == 200 }
             }
-            if booked.count > 2 {
+            if booked.count > 8 {
                 let earlier = booked.removeFirst()
                 if iteration % 8 == 3 {
                     _ = await calls.call("inject", into: &tally, measuring, expect: 200) { try await api.post("/hospital/inject", VaccineSeed.user(earlier)) }
@@ -61,5 +61,40 @@ struct VaccineBench: Workload {
         let serialText = String(serial % 1_000_000)
         let digits = String(repeating: "0", count: 6 - serialText.count) + serialText
         return ("Bench \(client)", "\(two(yy))\(two(mm))\(two(dd))-\(client % 2 + 1)\(digits)")
+    }
+}
+
+/// The seed's overload experiment (`msa bench vaccine --workload lookups`): each client
+/// sends the seed's siege body, `POST /user/date {"userName":"Lee",…}`, back to back, as
+/// `siege -c10` and `-c100` did, with reservation slowed to 600–820 ms and user's timeout
+/// at 810 ms (`msa stop vaccine reservation; msa start vaccine reservation --set
+/// RESERVATION_DELAY_MS=600-820`). Every answer counts under `answered` when it carries
+/// dates, and in a row of its kind: `fresh`, `stale` (the fallback: the dates reservation
+/// gave before), or `503 <reason>` (no dates kept to stand in); anything else is an error.
+struct VaccineLookUpFlood: Workload {
+    let api: SystemClient
+    let clients: Int
+    var headline: String { "answered" }
+
+    func client(_ index: Int, until deadline: ContinuousClock.Instant, progress: BenchProgress) async -> Tally {
+        var tally = Tally()
+        while ContinuousClock.now < deadline {
+            let measuring = progress.isMeasuring
+            let started = ContinuousClock.now
+            let answer = try? await api.post("/user/date", VaccineSeed.siege)
+            guard measuring else { continue }
+            switch (answer?.status, answer?.body?["stale"]) {
+            case (200, .bool(let stale)?):
+                tally.record("answered", since: started)
+                tally.record(stale ? "stale" : "fresh", since: started)
+                progress.done.add(1, ordering: .relaxed)
+            case (503, _) where answer?.headers["retry-after"] != nil:
+                tally.record("503 \(BenchCalls.reason(answer!))", since: started)
+            default:
+                tally.failed("answered")
+                progress.errors.add(1, ordering: .relaxed)
+            }
+        }
+        return tally
     }
 }

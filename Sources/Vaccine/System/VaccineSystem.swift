@@ -29,6 +29,7 @@ public let vaccineSystem = SystemDefinition(name: "vaccine", services: [
 public let vaccine = DrivenSystem(vaccineSystem,
                                   scenario: { api, control in await VaccineScenario(api: api, control: control).perform() },
                                   workload: { api, clients in VaccineBench(api: api, clients: clients) },
+                                  experiments: ["lookups": { api, clients in VaccineLookUpFlood(api: api, clients: clients) }],
                                   fuzzSamples: [
                                       .init("POST", "/user/date", VaccineSeed.person(), creates: nil),
                                       .init("POST", "/user/reserve", VaccineSeed.booking("Fuzz", "950505-1234567"), creates: "/users"),

@@ -91,16 +91,13 @@ private func busyWhenUnavailable<T>(_ call: () async throws -> T) async throws -
     }
 }
 
+/// The person's booking follows what the chain decides: a rejection, and the injection
+/// (with the vaccine given; the hospital's choice before it is on the dashboard, as in the
+/// seed, where user learnt the vaccine type from the injection).
 let userPolicies = Policies()
     .on(ReservationRejected.self) { e, tx in
         try await tx.updateIfPresent(User.self, id: e.userId) { user in
             user.reject(e.reason)
-            return []
-        }
-    }
-    .on(HospitalReservationReceived.self) { e, tx in
-        try await tx.updateIfPresent(User.self, id: e.userId) { user in
-            if user.reserveStatus != .inject { user.vaccineType = e.vaccineType }
             return []
         }
     }
