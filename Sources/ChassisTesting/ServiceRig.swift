@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Chassis
 import Foundation
 import HummingbirdTesting
@@ -182,6 +183,41 @@ public func withLiveServer<T>(_ router: Router<BasicRequestContext>, port: Int =
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }
         return try await body(port)
+    }
+}
+
+/// Reads the Server-Sent Events stream at `url` (a live server's: the router harness
+/// waits for a response's end): runs `whenConnected` once the stream says it is
+/// connected, then reads until the text received holds `end`. Fails the test after
+/// `limit`. Returns the response's content type and everything received.
+public func readEventStream(_ url: String, until end: String, within limit: Duration = .seconds(10),
+                            whenConnected: @escaping @Sendable () async throws -> Void) async throws -> (contentType: String?, text: String) {
+    try await withDeadline(limit) {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+        var received = ""
+        var connected = false
+        for try await chunk in response.body {
+            received += String(decoding: chunk.readableBytesView, as: UTF8.self)
+            if !connected, received.contains(": connected") {
+                connected = true
+                try await whenConnected()
+            }
+            if received.contains(end) { break }
+        }
+        return (response.headers.first(name: "content-type"), received)
+    }
+}
+
+/// Runs `body`, failing the test if it has not returned within `limit`.
+public func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask(operation: body)
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw ConformanceFailure("did not finish within \(limit)")
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
     }
 }
 

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Chassis
 import ChassisTesting
 import Foundation
@@ -76,42 +75,18 @@ import Testing
         try await withService(notificationService) { notification in
             try await notification.deliver(ReserveCancelled(matchId: 1, customer: "andy"), from: "reserve")
             try await withLiveServer(notification.host.router()) { port in
-                let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/notifications/stream?customer=andy")
-                let received = try await withDeadline(.seconds(10)) {
-                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-                    #expect(response.headers.first(name: "content-type") == "text/event-stream")
-                    var received = ""
-                    var connected = false
-                    for try await chunk in response.body {
-                        received += String(decoding: chunk.readableBytesView, as: UTF8.self)
-                        if !connected, received.contains(": connected") {
-                            connected = true
-                            // From now on, what happens is streamed, and only andy's.
-                            try await notification.deliver(ReserveCancelled(matchId: 2, customer: "bob"), from: "reserve")
-                            try await notification.deliver(Self.matched, from: "lend")
-                        }
-                        if received.contains("matched by Safemate") { break }
-                    }
-                    return received
+                let (contentType, received) = try await readEventStream("http://127.0.0.1:\(port)/notifications/stream?customer=andy",
+                                                                        until: "matched by Safemate") {
+                    // From now on, what happens is streamed, and only andy's.
+                    try await notification.deliver(ReserveCancelled(matchId: 2, customer: "bob"), from: "reserve")
+                    try await notification.deliver(Self.matched, from: "lend")
                 }
+                #expect(contentType == "text/event-stream")
                 #expect(received.contains("event: message\ndata: {"))
                 #expect(received.contains("matched by Safemate"))
                 #expect(!received.contains("#1 was cancelled"), "what existed before connecting is not streamed")
                 #expect(!received.contains("#2 was cancelled"), "bob's notification went to andy's stream")
             }
         }
-    }
-}
-
-/// Runs `body`, failing the test if it has not returned within `limit`.
-private func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask(operation: body)
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw ConformanceFailure("did not finish within \(limit)")
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
     }
 }

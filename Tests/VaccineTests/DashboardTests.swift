@@ -64,6 +64,23 @@ import VaccineDashboard
         }
     }
 
+    @Test func aConnectedPersonIsStreamedTheirNewNotificationsLive() async throws {
+        try await withService(dashboardService) { dashboard in
+            try await dashboard.deliver(Self.requested, from: "reservation")
+            try await withLiveServer(dashboard.host.router()) { port in
+                let (contentType, received) = try await readEventStream("http://127.0.0.1:\(port)/notifications/stream?userId=1",
+                                                                        until: "vaccinated with Pfizer") {
+                    try await dashboard.deliver(Self.cancelled, from: "reservation")
+                    try await dashboard.deliver(Self.injected, from: "hospital")
+                }
+                #expect(contentType == "text/event-stream")
+                #expect(received.contains("you were vaccinated with Pfizer at Korean Hospital"))
+                #expect(!received.contains("is booked"), "what existed before connecting is not streamed")
+                #expect(!received.contains("is cancelled"), "user 2's notification went to user 1's stream")
+            }
+        }
+    }
+
     private func deliver(_ event: any DomainEvent, to dashboard: ServiceRig) async throws {
         try await dashboard.deliver(event, from: "test")
     }
