@@ -57,7 +57,7 @@ struct VaccineSystemTests {
 
     /// Bookings go on while the hospital is down (the seed's requirement); the dashboard
     /// answers meanwhile; when the hospital is back every booking gets its vaccine and its
-    /// dose, once.
+    /// dose, once; and the dashboard answers with every other service stopped.
     @Test func bookingsTakenWhileTheHospitalIsDownCatchUpWhenItReturns() async throws {
         try await RunningSystem.with("vaccine") { system in
             let api = system.gateway
@@ -72,6 +72,15 @@ struct VaccineSystemTests {
 
             #expect(try await system.msa(["start", "vaccine", "hospital"]).status == 0)
             try await expectEveryBookingCompleteOnce(ids, via: api, stockBefore: stock, after: "the hospital came back")
+
+            // The dashboard is built from events only: it answers with every other service down.
+            for name in ["user", "reservation", "hospital", "stock"] { #expect(try await system.msa(["stop", "vaccine", name]).status == 0) }
+            #expect(try await api.get("/users/\(ids[0])").status == 503)
+            guard case .array(let rows)? = try await api.get("/dashboard/list").body else { throw SystemFailure("no dashboard list") }
+            let shown = Set(rows.compactMap { $0["userId"]?.int64Value })
+            #expect(shown.isSuperset(of: ids), "\(shown)")
+            let notes = try await api.get("/notifications/search/findByUserId?userId=\(ids[0])").items("notifications")
+            #expect(notes.count == 2, "\(notes)")
         }
     }
 
