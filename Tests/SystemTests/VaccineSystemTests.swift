@@ -117,6 +117,25 @@ struct VaccineSystemTests {
         }
     }
 
+    /// user scaled out, as the seed's autoscaler does: two replicas behind the gateway share
+    /// the one store of whole numbers, so one person's identical bookings sent at once to
+    /// both still make one booking; each replica answers look-ups.
+    @Test func twoUserReplicasStillBookOncePerPerson() async throws {
+        try await RunningSystem.with("vaccine", arguments: ["--replicas", "user=2"]) { system in
+            let api = system.gateway
+            let same = try await concurrently(10) { _ in try await api.post("/user/reserve", VaccineSeed.booking("Park", "880808-2000002")) }
+            #expect(same.filter { $0.status == 201 }.count == 1, "\(same.map(\.status))")
+            #expect(same.allSatisfy { [201, 409].contains($0.status) }, "\(same.map { "\($0.status) \($0.text)" })")
+            for replica in ["user", "user#2"] {
+                let direct = try await system.direct(replica)
+                let answer = try await direct.post("/user/date", VaccineSeed.siege)
+                #expect(answer.status == 200 && answer.body?["stale"] == false, "\(replica): \(answer.text)")
+                let bookings = try await direct.get("/users/search/findByReserveStatus?reserveStatus=RESERVE").items("users")
+                #expect(bookings.count == 1, "\(replica) sees \(bookings.count) bookings")
+            }
+        }
+    }
+
     /// One vaccine, two doses: the third booking on is rejected back along the chain with
     /// the reason, every place it held is freed, and the stock never goes below zero.
     @Test func anExhaustedStockRejectsBookingsAlongTheChainAndNeverGoesNegative() async throws {
