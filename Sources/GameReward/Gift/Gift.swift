@@ -34,14 +34,6 @@ struct Gift: Entity, Equatable {
     }
 }
 
-/// The exchange attempts wallet undid for one entry (id: the wallet id): their gift is
-/// gone, and each, should it still arrive, is refused.
-struct VoidedExchanges: Entity {
-    static let collection = "voidedExchanges"
-    var id: Int64?
-    var exchangeIds: [String]
-}
-
 /// What wallet's undo sends: the attempt to void.
 struct VoidRequest: Codable, Sendable {
     var exchangeId: String
@@ -55,47 +47,25 @@ struct VoidRequest: Codable, Sendable {
 public let giftService = ServiceDefinition(name: "gift",
                                            internalRoutes: [.post("/gifts"), .post("/gifts/:id/void")]) { router, runtime in
     Resource<Gift>(store: runtime.store)
-        .creating(GiftRequest.self) { request, store in try await issue(request, in: store) }
+        .creating(GiftRequest.self) { request, store in try await gifts.accept(request, in: store) }
         .searchable(by: "walletId", "customerId")
         .register(on: router)
     router.post("gifts/:id/void") { request, context in
         let walletId = try context.parameters.require("id", as: Int64.self)
         let attempt = try JSON.decode(VoidRequest.self, from: try await JSONResponse.body(of: request))
-        try await void(attempt.exchangeId, of: walletId, in: runtime.store)
+        try await gifts.void(key: walletId, attempt: attempt.exchangeId, in: runtime.store)
         return try JSONResponse.make(.ok, ["walletId": .number(Double(walletId)), "exchangeId": .string(attempt.exchangeId), "voided": true])
     }
 }
 
-/// Issues one gift per wallet entry: a retry of the same attempt gets the gift it made; an
-/// entry already exchanged by another attempt, or an attempt wallet voided, is a 409 (wallet
-/// passes it on as its own 409, with this reason).
-func issue(_ request: GiftRequest, in store: any Store) async throws -> Gift {
-    let gift = try Gift.issue(request)
-    return try await store.write { tx in
-        try await tx.prefetch([(VoidedExchanges.collection, request.walletId), (Gift.collection, request.walletId)])
-        if let voided = try await tx.get(VoidedExchanges.self, id: request.walletId), voided.exchangeIds.contains(request.exchangeId) {
-            throw Refusal.conflict("exchange \(request.exchangeId) of wallet \(request.walletId) was voided")
-        }
-        if let existing = try await tx.get(Gift.self, id: request.walletId) {
-            guard existing.exchangeId == request.exchangeId else {
-                throw Refusal.conflict("wallet \(request.walletId) was already exchanged for gift \(existing.id!)")
-            }
-            return existing
-        }
-        return try await tx.save(gift)
-    }
-}
-
-/// Undoes an attempt of unknown outcome (wallet's undo): removes its gift if it was made
-/// and refuses the attempt from now on. Idempotent.
-func void(_ exchangeId: String, of walletId: Int64, in store: any Store) async throws {
-    try await store.write { tx in
-        var voided = try await tx.get(VoidedExchanges.self, id: walletId) ?? VoidedExchanges(id: walletId, exchangeIds: [])
-        guard !voided.exchangeIds.contains(exchangeId) else { return }
-        voided.exchangeIds.append(exchangeId)
-        try await tx.save(voided)
-        if let gift = try await tx.get(Gift.self, id: walletId), gift.exchangeId == exchangeId {
-            try await tx.remove(Gift.self, id: walletId)
-        }
-    }
-}
+/// One gift per wallet entry: a retry of the same attempt gets the gift it made; an entry
+/// already exchanged by another attempt, or an attempt wallet voided, is a 409 (wallet
+/// passes it on as its own 409, with this reason). Wallet's undo removes the attempt's
+/// gift and refuses the attempt from then on; the entry can be exchanged again by another.
+let gifts = CallTarget<Gift, GiftRequest>(
+    named: { "wallet \($0)" }, key: { $0.walletId }, attempt: { $0.exchangeId }, madeBy: { $0.exchangeId },
+    make: { request in (try Gift.issue(request), []) },
+    refusing: { gift, request in
+        gift.exchangeId == request.exchangeId ? nil : "wallet \(gift.walletId) was already exchanged for gift \(gift.id!)"
+    },
+    undo: .remove)

@@ -52,10 +52,3 @@ struct Payment: Entity, Equatable {
         return [PaymentVoided(matchId: matchId, price: price, customer: customer)]
     }
 }
-
-/// A match whose payment was voided before (or without) being approved: a late approve
-/// for it must be refused, or the void would leave an orphan payment behind.
-struct VoidedMatch: Entity {
-    static let collection = "voidedMatches"
-    var id: Int64?
-}
