@@ -33,6 +33,7 @@ let systems = [
     SystemTargets(name: "Rental", services: ["Reserve", "Payment", "Lend", "Promotion", "MyPage", "Notification"]),
     SystemTargets(name: "GameReward", services: ["Mission", "Reward", "Wallet", "Gift", "MyPage"]),
     SystemTargets(name: "Vaccine", services: ["User", "Reservation", "Hospital", "Stock", "Dashboard"]),
+    SystemTargets(name: "Cafe", services: ["Order", "Payment", "Drink", "Delivery", "DeliveryCenter"]),
 ]
 
 let package = Package(

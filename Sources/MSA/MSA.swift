@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cafe
 import Chassis
 import GameReward
 import Rental
@@ -19,6 +20,7 @@ enum Catalog {
         rental,
         gameReward,
         vaccine,
+        cafe,
     ]
 
     static var names: String { systems.map(\.name).joined(separator: ", ") }

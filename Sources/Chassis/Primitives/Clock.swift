@@ -27,3 +27,13 @@ extension Clock {
         return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 }
+
+extension Clock {
+    /// A time as Jackson writes a `java.util.Date` by default, `2021-02-24T10:27:20.732+0000`:
+    /// the form the seeds' Spring services answered `createTime` in.
+    public static func jacksonTimestamp(millis: Int64 = Clock.millis()) -> String {
+        let seconds = timestamp(millis: millis).dropLast()   // "2021-02-24T10:27:20"
+        let fraction = String(millis % 1000 + 1000).dropFirst()
+        return "\(seconds).\(fraction)+0000"
+    }
+}
