@@ -224,7 +224,8 @@ final class LogPrinter: Sendable {
     }
 
     func line(_ text: String, from source: String) {
-        let padded = source.padding(toLength: 13, withPad: " ", startingAt: 0)
+        // Never shortened: a name longer than the column (`deliverycenter`) keeps every letter.
+        let padded = source.count >= 13 ? source + " " : source.padding(toLength: 13, withPad: " ", startingAt: 0)
         let prefix: String
         if colours {
             let colour = palette[abs(source.hashValue) % palette.count]

@@ -22,6 +22,10 @@ struct ProductionModeTests {
         try await expectScenarioInProductionMode("vaccine", steps: 8, services: ["user", "reservation", "hospital", "stock"], embedded: "dashboard")
     }
 
+    @Test func theCafeSeedScenarioPassesOnPostgreSQLAndJetStreamWithTheDeliveryCenterOnItsOwnSQLite() async throws {
+        try await expectScenarioInProductionMode("cafe", steps: 5, services: ["order", "payment", "drink", "delivery"], embedded: "deliverycenter")
+    }
+
     /// Runs `system`'s seed scenario on a fresh PostgreSQL database and a private
     /// JetStream, and checks the polyglot split: the `embedded` view keeps its SQLite file,
     /// `services` use their PostgreSQL schemas, and every process uses JetStream.
