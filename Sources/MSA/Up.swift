@@ -11,7 +11,8 @@ struct Up: AsyncParsableCommand {
         discussion: """
             Ports: the system's own (rental: gateway 8080, reserve 8081 …
             notification 8086; gamereward: gateway 8080, mission 8081 … mypage 8085;
-            vaccine: gateway 8080, user 8081 … dashboard 8085);
+            vaccine: gateway 8080, user 8081 … dashboard 8085; cafe: gateway 8080,
+            order 8081 … deliverycenter 8085);
             --base-port moves the gateway and the services with it as a block. Extra
             replicas listen 100 ports above the previous one (lend#2 on 8182). Ctrl-C stops
             everything.

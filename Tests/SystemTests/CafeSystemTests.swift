@@ -67,7 +67,8 @@ struct CafeSystemTests {
 
     /// Customers cancel while the barista makes their drinks, at the same moment: each
     /// drink is either made (its delivery then cancelled, or never started) or stopped,
-    /// never both; every order is refunded once; the page says Delivery Cancelled.
+    /// never both; every order is refunded once; the page says Delivery Cancelled, with the
+    /// delivery's id when the drink had set off.
     @Test func cancellationsRacingTheBaristaStopOrCancelEachDrinkNeverBoth() async throws {
         try await RunningSystem.with("cafe") { system in
             let api = system.gateway
@@ -91,6 +92,9 @@ struct CafeSystemTests {
                     let delivery = try await api.get("/deliveries/\(id)")
                     return (drink, delivery.status == 200 ? delivery.body?["status"]?.stringValue : nil)
                 }
+                // The page tells which: a delivery id when the drink set off, null when it never did.
+                let page = try await api.get("/deliverypages/\(id)").body
+                #expect(settled.1 == nil ? page?["deliveryId"] == .null : page?["deliveryId"]?.int64Value == id, "order \(id): \(settled), page \(page ?? .null)")
                 switch settled {
                 case ("Made", let delivery): made += 1; #expect(delivery == nil || delivery == "Delivery Cancelled", "order \(id): \(settled)")
                 case ("Cancelled", let delivery): stopped += 1; #expect(delivery == nil, "a stopped drink set off: order \(id)")
