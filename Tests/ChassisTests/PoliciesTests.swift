@@ -28,4 +28,14 @@ import Testing
             #expect(try await rig.store.get(Mark.self, id: 1)?.by == "from the environment")
         }
     }
+
+    @Test func aViewsStatusOnlyMovesForwardAndTiesKeepTheFirst() {
+        let progress = Precedence(levels: [["RESERVE"], ["CANCEL", "REJECTED"], ["INJECT"]])
+        var status: String?
+        for next in ["INJECT", "RESERVE", "CANCEL"] { progress.advance(&status, to: next) }
+        #expect(status == "INJECT", "an overtaken event moves nothing back")
+        status = nil
+        for next in ["RESERVE", "CANCEL", "REJECTED", "RESERVE", "Lost"] { progress.advance(&status, to: next) }
+        #expect(status == "CANCEL", "a tie keeps the first; an unknown status ranks below all")
+    }
 }

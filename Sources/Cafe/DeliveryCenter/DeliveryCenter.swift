@@ -28,11 +28,9 @@ struct DeliveryPage: Entity, Equatable {
         try body.encodeIfPresent(status, forKey: .status)
     }
 
-    mutating func advance(to next: String) {
-        let order = ["Ordered", "Delivery Started", "Delivery Cancelled"]
-        let rank = { (s: String?) in s.flatMap(order.firstIndex(of:)) ?? -1 }
-        if rank(next) > rank(status) { status = next }
-    }
+    static let progress = Precedence("Ordered", "Delivery Started", "Delivery Cancelled")
+
+    mutating func advance(to next: String) { Self.progress.advance(&status, to: next) }
 }
 
 /// deliverycenter (8085): the delivery center's page, `GET /deliverypages` (HAL, with the

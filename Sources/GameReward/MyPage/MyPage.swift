@@ -22,13 +22,11 @@ struct MyPage: Entity, Equatable {
         self.missionId = missionId
     }
 
-    static func advance(_ status: inout String?, to next: String, along order: [String]) {
-        let rank = { (s: String?) in s.flatMap(order.firstIndex(of:)) ?? -1 }
-        if rank(next) > rank(status) { status = next }
-    }
+    static let rewardProgress = Precedence("RewardAllocated", "Exchanged")
+    static let walletProgress = Precedence("Allocated", "Exchanged")
 
-    mutating func reward(_ next: String) { Self.advance(&rewardStatus, to: next, along: ["RewardAllocated", "Exchanged"]) }
-    mutating func wallet(_ next: String) { Self.advance(&walletStatus, to: next, along: ["Allocated", "Exchanged"]) }
+    mutating func reward(_ next: String) { Self.rewardProgress.advance(&rewardStatus, to: next) }
+    mutating func wallet(_ next: String) { Self.walletProgress.advance(&walletStatus, to: next) }
 }
 
 /// mypage (8085): the frontend's read model of missions and wallets, answering while

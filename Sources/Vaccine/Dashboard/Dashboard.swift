@@ -25,10 +25,9 @@ struct Dashboard: Entity, Equatable {
         self.userId = userId
     }
 
-    mutating func advance(to status: String) {
-        let rank = ["RESERVE": 0, "CANCEL": 1, "REJECTED": 1, "INJECT": 2]
-        if (rank[status] ?? 0) > (reserveStatus.flatMap { rank[$0] } ?? -1) { reserveStatus = status }
-    }
+    static let progress = Precedence(levels: [["RESERVE"], ["CANCEL", "REJECTED"], ["INJECT"]])
+
+    mutating func advance(to status: String) { Self.progress.advance(&reserveStatus, to: status) }
 
     mutating func person(_ name: String, _ number: String, _ date: String) {
         userName = name
