@@ -35,6 +35,8 @@ public struct Resource<E: Entity>: Sendable {
     var searchFields: [String] = []
     var filterFields: [String] = []
     var postPatchesItems = false
+    /// Creates in flight at once (``admittingCreates(atMost:)``), nil: unbounded.
+    var creates: Bulkhead?
     var commands: [(path: String, handle: @Sendable (Request) async throws -> Response)] = []
 
     public init(store: any Store) { self.store = store }
@@ -189,6 +191,12 @@ public struct Resource<E: Entity>: Sendable {
         return r
     }
 
+    /// At most `limit` creates in flight at once; one more is refused at once with 503 and
+    /// `Retry-After: 1`, before its body is read or anything written (the shop seed's rule:
+    /// "when three orders are in progress, stop taking orders and tell the customer to try
+    /// shortly"). Per process: each replica admits its own `limit`.
+    public func admittingCreates(atMost limit: Int) -> Self { var r = self; r.creates = Bulkhead(limit: limit); return r }
+
     public func searchable(by fields: String...) -> Self { var r = self; r.searchFields += fields; return r }
     /// Lets the collection be filtered by these fields' query parameters (`?customer=andy`).
     public func filterable(by fields: String...) -> Self { var r = self; r.filterFields += fields; return r }
@@ -198,7 +206,17 @@ public struct Resource<E: Entity>: Sendable {
         router.get(path) { request, _ in try await list(request) }
         router.get("\(E.collection)/:id") { request, context in try await item(request, id: context.parameters.require("id", as: Int64.self)) }
         // A method left out is not registered: the router's 405 names what is allowed.
-        if let create { router.post(path) { request, _ in try await post(request, create: create) } }
+        if let create {
+            let creates = self.creates
+            router.post(path) { request, _ in
+                guard let creates else { return try await post(request, create: create) }
+                guard creates.tryEnter() else {
+                    throw Refusal.unavailable("\(creates.limit) \(E.collection) are being taken already; try again shortly", retryAfterSeconds: 1)
+                }
+                defer { creates.leave() }
+                return try await post(request, create: create)
+            }
+        }
         if let update {
             router.patch("\(E.collection)/:id") { request, context in
                 try await change(request, id: context.parameters.require("id", as: Int64.self), merge: true, update: update)
