@@ -48,7 +48,9 @@ import Testing
             #expect(try await delivery.post("/cancellations", try JSON.value(first)).json["id"] == 8, "a retry gets the same record")
             try await delivery.expectRefusal(.post, "/cancellations", try JSON.encodeString(CancellationRequest(orderId: 8, cancellationId: "b")),
                                              status: 409, saying: "already being cancelled")
-            #expect(try await delivery.post("/cancellations/8/void", ["cancellationId": "a"]).status == .ok)
+            try await delivery.expectRefusal(.post, "/cancellations/8/void", "{}", status: 400, field: "cancellationId")
+            let voided = try await delivery.post("/cancellations/8/void", ["cancellationId": "a"])
+            #expect(voided.status == .ok && voided.json == ["orderId": 8, "cancellationId": "a", "voided": true])
             #expect(try await delivery.get("/cancellations/8").status == .notFound)
             try await delivery.expectRefusal(.post, "/cancellations", try JSON.encodeString(first), status: 409, saying: "was voided")
             #expect(try await delivery.post("/cancellations", try JSON.value(CancellationRequest(orderId: 8, cancellationId: "c"))).status == .created)

@@ -30,11 +30,6 @@ struct CancelledOrder: Entity {
     var id: Int64?
 }
 
-/// What order's undo sends: the attempt to void.
-struct VoidRequest: Codable, Sendable {
-    var cancellationId: String
-}
-
 /// One cancellation per order, recorded for order's `DELETE`: a retry of the same attempt
 /// gets it back; order's undo (an attempt whose outcome order could not learn) removes it
 /// and refuses the attempt, so the order can be cancelled again by a new one.
@@ -60,12 +55,7 @@ public let deliveryService = ServiceDefinition(name: "delivery", policies: deliv
         .creating(CancellationRequest.self) { request, store in try await cancellations.accept(request, in: store) }
         .searchable(by: "orderId")
         .register(on: router)
-    router.post("cancellations/:id/void") { request, context in
-        let orderId = try context.parameters.require("id", as: Int64.self)
-        let attempt = try JSON.decode(VoidRequest.self, from: try await JSONResponse.body(of: request))
-        try await cancellations.void(key: orderId, attempt: attempt.cancellationId, in: runtime.store)
-        return try JSONResponse.make(.ok, ["orderId": .number(Double(orderId)), "cancellationId": .string(attempt.cancellationId), "voided": true])
-    }
+    cancellations.registerVoid(on: router, store: runtime.store, keyField: "orderId", attemptField: "cancellationId")
 }
 
 let deliveryPolicies = Policies()

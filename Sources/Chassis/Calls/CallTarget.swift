@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 
 /// The callee's side of a ``GatedCall``: what a service that others must ask first
 /// (payment approving a rental, gift issuing a gift, delivery recording a cancellation)
@@ -10,7 +11,7 @@ import Foundation
 ///     make: Gift.issue, refusing: { gift, _ in "wallet \(gift.walletId) was already exchanged for gift \(gift.id!)" },
 ///     undo: .remove)
 /// Resource<Gift>(store: store).creating(GiftRequest.self) { request, store in try await gifts.accept(request, in: store) }
-/// // and the undo's route: try await gifts.void(key: walletId, attempt: body.exchangeId, in: store)
+/// gifts.registerVoid(on: router, store: store, keyField: "walletId", attemptField: "exchangeId")   // POST /gifts/{walletId}/void
 /// ```
 ///
 /// Guarantees, each in one transaction:
@@ -100,6 +101,26 @@ public struct CallTarget<E: Entity, Request: Sendable>: Sendable {
                 try await tx.save(existing)
                 try await tx.publish(events)
             }
+        }
+    }
+
+    /// Serves the caller's undo, `POST /<collection>/{key}/void` (declare it internal), with
+    /// the attempt id in the body's `attemptField` (no body is read when the key is the
+    /// attempt); answers `{keyField: key, attemptField: attempt, "voided": true}`.
+    public func registerVoid<Context: RequestContext>(on router: Router<Context>, store: any Store, keyField: String, attemptField: String? = nil) {
+        router.post(RouterPath("\(E.collection)/:id/void")) { request, context -> Response in
+            let key = try context.parameters.require("id", as: Int64.self)
+            var answer: [String: JSONValue] = [keyField: .number(Double(key)), "voided": true]
+            var attempt: String?
+            if let attemptField {
+                guard let given = try await JSONResponse.body(of: request)[attemptField]?.stringValue, !given.isEmpty else {
+                    throw Refusal.badRequest("\(attemptField) is required", field: attemptField)
+                }
+                attempt = given
+                answer[attemptField] = .string(given)
+            }
+            try await void(key: key, attempt: attempt, in: store)
+            return try JSONResponse.make(.ok, .object(answer))
         }
     }
 

@@ -334,14 +334,16 @@ public struct Resource<E: Entity>: Sendable {
     func notFound(_ id: Int64) -> Refusal { .notFound("\(E.itemRelation) \(id) does not exist") }
 }
 
-/// Spring Data's `page`, `size` and `sort` parameters.
-struct Paging {
-    var page = 0
-    var size = 20
-    var sort: [SortKey] = []
+/// Spring Data's `page`, `size` and `sort` parameters, validated (a 400 naming the
+/// parameter): a route of a service's own that pages (vaccine's `/dashboard/list`) reads
+/// them the way every collection does.
+public struct Paging: Sendable {
+    public var page = 0
+    public var size = 20
+    public var sort: [SortKey] = []
     static let maxPage = 1_000_000_000
 
-    init(_ request: Request) throws {
+    public init(_ request: Request) throws {
         let parameters = request.uri.queryParameters
         if let text = parameters["page"] {
             // Bounded so that page * size cannot overflow (a crash, not an answer).
@@ -361,7 +363,7 @@ struct Paging {
         }
     }
 
-    func query(filters: [FieldMatch]) -> DocumentQuery {
+    public func query(filters: [FieldMatch]) -> DocumentQuery {
         DocumentQuery(filters: filters, sort: sort, offset: page * size, limit: size)
     }
 }

@@ -34,11 +34,6 @@ struct Gift: Entity, Equatable {
     }
 }
 
-/// What wallet's undo sends: the attempt to void.
-struct VoidRequest: Codable, Sendable {
-    var exchangeId: String
-}
-
 /// gift (8084): issues gifts for wallet's exchanges, synchronously; `GET /gifts` lists
 /// them. Issuing and voiding are wallet's calls only: internal routes, which the gateway
 /// never forwards and gift answers only to the system's own services (a gift posted by
@@ -50,12 +45,7 @@ public let giftService = ServiceDefinition(name: "gift",
         .creating(GiftRequest.self) { request, store in try await gifts.accept(request, in: store) }
         .searchable(by: "walletId", "customerId")
         .register(on: router)
-    router.post("gifts/:id/void") { request, context in
-        let walletId = try context.parameters.require("id", as: Int64.self)
-        let attempt = try JSON.decode(VoidRequest.self, from: try await JSONResponse.body(of: request))
-        try await gifts.void(key: walletId, attempt: attempt.exchangeId, in: runtime.store)
-        return try JSONResponse.make(.ok, ["walletId": .number(Double(walletId)), "exchangeId": .string(attempt.exchangeId), "voided": true])
-    }
+    gifts.registerVoid(on: router, store: runtime.store, keyField: "walletId", attemptField: "exchangeId")
 }
 
 /// One gift per wallet entry: a retry of the same attempt gets the gift it made; an entry

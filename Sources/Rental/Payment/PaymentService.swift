@@ -15,11 +15,7 @@ public let paymentService = ServiceDefinition(name: "payment", policies: payment
         .creating(PaymentRequest.self) { request, store in try await payments.accept(request, in: store) }
         .searchable(by: "matchId", "customer")
         .register(on: router)
-    router.post("payments/:id/void") { _, context in
-        let matchId = try context.parameters.require("id", as: Int64.self)
-        try await payments.void(key: matchId, in: runtime.store)
-        return try JSONResponse.make(.ok, ["matchId": .number(Double(matchId)), "voided": true])
-    }
+    payments.registerVoid(on: router, store: runtime.store, keyField: "matchId")
 }
 
 let paymentPolicies = Policies()

@@ -49,17 +49,11 @@ public let dashboardService = ServiceDefinition(name: "dashboard", policies: das
     registerNotifications(on: router, runtime)
 }
 
+/// Every row, in userId order (a row's id is its userId), as the seed's `findAll` answered;
+/// a page of them when `size` is given.
 private func list(_ request: Request, _ store: any Store, _ filters: [FieldMatch] = []) async throws -> Response {
-    let parameters = request.uri.queryParameters
-    var query = DocumentQuery(filters: filters, sort: [SortKey("userId", ascending: true)])
-    if let size = parameters["size"] {
-        guard let size = Int(size), (1...2000).contains(size) else { throw Refusal.badRequest("size must be 1 to 2000", field: "size") }
-        guard let page = Int(parameters["page"] ?? "0"), (0...1_000_000).contains(page) else {
-            throw Refusal.badRequest("page must be a number from 0 to 1000000", field: "page")
-        }
-        query.limit = size
-        query.offset = page * size
-    }
+    let paging = try Paging(request)
+    let query = request.uri.queryParameters["size"] == nil ? DocumentQuery(filters: filters, limit: .max) : paging.query(filters: filters)
     return try JSONResponse.make(.ok, encoding: try await store.all(Dashboard.self, query))
 }
 
