@@ -34,6 +34,7 @@ let systems = [
     SystemTargets(name: "GameReward", services: ["Mission", "Reward", "Wallet", "Gift", "MyPage"]),
     SystemTargets(name: "Vaccine", services: ["User", "Reservation", "Hospital", "Stock", "Dashboard"]),
     SystemTargets(name: "Cafe", services: ["Order", "Payment", "Drink", "Delivery", "DeliveryCenter"]),
+    SystemTargets(name: "Shop", services: ["Order", "ProductDelivery", "Marketing"]),
 ]
 
 let package = Package(

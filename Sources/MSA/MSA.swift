@@ -3,6 +3,7 @@ import Cafe
 import Chassis
 import GameReward
 import Rental
+import Shop
 import SystemDriver
 import Vaccine
 
@@ -21,6 +22,7 @@ enum Catalog {
         gameReward,
         vaccine,
         cafe,
+        shop,
     ]
 
     static var names: String { systems.map(\.name).joined(separator: ", ") }

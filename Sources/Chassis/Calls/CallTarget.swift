@@ -30,6 +30,9 @@ public struct CallTarget<E: Entity, Request: Sendable>: Sendable {
     public enum Undo: Sendable {
         /// Deletes it: nothing was given (a gift).
         case remove
+        /// Deletes it, with the events that say it was taken back (a coupon whose
+        /// `CouponPublished` went out: `CouponVoided`). The key is free for another attempt.
+        case withdraw(raising: @Sendable (E) -> [any DomainEvent])
         /// Keeps it, changed, with the events the change raises (a payment voided:
         /// `PaymentVoided`, so views drop what the payment put there).
         case change(@Sendable (inout E) -> [any DomainEvent])
@@ -96,6 +99,9 @@ public struct CallTarget<E: Entity, Request: Sendable>: Sendable {
             switch undo {
             case .remove:
                 try await tx.remove(E.self, id: key)
+            case .withdraw(let raising):
+                try await tx.remove(E.self, id: key)
+                try await tx.publish(raising(existing))
             case .change(let change):
                 let events = change(&existing)
                 try await tx.save(existing)

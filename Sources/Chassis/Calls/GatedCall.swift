@@ -65,8 +65,10 @@ public struct GatedCall<Request: Codable & Sendable>: Sendable {
 
     /// ``perform(in:key:prepare:commit:)`` for a change that may need no call: when
     /// `prepare` returns nil, its transaction commits as it is (whatever it wrote), nothing
-    /// is sent, and the result is nil.
-    func performIfAsked<T>(in store: any Store, key: String? = nil,
+    /// is sent, and the result is nil. `inFlightIsUnavailable`: a call of `key` still in
+    /// flight is a 503 too, not a 409 (a policy's earlier attempt, whose caller crashed,
+    /// until the undo job takes it over).
+    func performIfAsked<T>(in store: any Store, key: String? = nil, inFlightIsUnavailable: Bool = false,
                            prepare: (any StoreTransaction) async throws -> Request?,
                            commit: (Request, ServiceResponse, any StoreTransaction) async throws -> T) async throws -> T? {
         let admission = try await client.admit()
@@ -74,6 +76,8 @@ public struct GatedCall<Request: Codable & Sendable>: Sendable {
         let prepared: (request: Request, outbound: Outbound, record: PendingCall)? = try await store.write { tx in
             if let key, let earlier = try await tx.all(PendingCall.self, where: "key", equals: key).first(where: { $0.call == name }) {
                 switch earlier.state {
+                case .sent where inFlightIsUnavailable:
+                    throw Refusal.unavailable("the last \(name) for \(key) is still in flight", retryAfterSeconds: 1)
                 case .sent: throw Refusal.conflict("\(name) for \(key) is already in progress")
                 case .undo: throw Refusal.unavailable("the last \(name) for \(key) is still being undone", retryAfterSeconds: 1)
                 }

@@ -11,8 +11,9 @@ extension Policies {
     /// ```swift
     /// Policies().on(OrderAccepted.self, calling: marketing.issueCoupon) { event, tx in
     ///     try await tx.require(Stock.self, id: event.productId).available ? CouponRequest(orderId: event.orderId) : nil
-    /// } then: { event, coupon, tx in
-    ///     try await tx.update(Stock.self, id: event.productId) { try $0.take(for: event.orderId) }
+    /// } then: { event, coupon, answer, tx in
+    ///     let issued = try answer.decode(Promote.self)   // what the target answered
+    ///     try await tx.update(Stock.self, id: event.productId) { try $0.take(for: event.orderId, coupon: issued) }
     /// }
     /// ```
     ///
@@ -30,13 +31,17 @@ extension Policies {
     ///   failing handler (its key's later events then go on), and a replay queues it again.
     /// - **No double change.** `request` runs in the transaction that records the call
     ///   and may decide that no call is needed (nil): what it wrote then commits and the
-    ///   event is done. `then` commits with the settlement of the call; if two replicas
-    ///   briefly both run the event (a partition moving), the second commit is refused and
-    ///   the call is not undone.
+    ///   event is done. `then` commits with the settlement of the call, given the target's
+    ///   answer; if two replicas briefly both run the event (a partition moving), the
+    ///   second commit is refused and the call is not undone.
+    /// - **One call of a key at a time.** A call of unknown outcome is undone before the
+    ///   next attempt is sent (the key's call being undone, or still owned by a caller
+    ///   that crashed, counts as the target being unavailable), so the target never holds
+    ///   two attempts for one key: give each attempt its own id (a `CallTarget`'s attempt).
     public func on<E: DomainEvent, Request>(
         _ type: E.Type, calling port: CallPort<Request>,
         request: @escaping @Sendable (E, any StoreTransaction) async throws -> Request?,
-        then: @escaping @Sendable (E, Request, any StoreTransaction) async throws -> Void
+        then: @escaping @Sendable (E, Request, ServiceResponse, any StoreTransaction) async throws -> Void
     ) -> Policies {
         var copy = self
         copy.ports[port.service + "." + port.name] = { runtime in _ = runtime.gatedCall(port) }
@@ -45,16 +50,16 @@ extension Policies {
             let store = runtime.store
             let event = try envelope.decode(E.self)
             try await TraceContext.$current.withValue(TraceContext.child(of: envelope.traceparent)) {
-                _ = try await call.performIfAsked(in: store) { tx in
+                _ = try await call.performIfAsked(in: store, key: "\(E.eventType):\(envelope.key)", inFlightIsUnavailable: true) { tx in
                     guard try await tx.get(QueuedEvent.self, id: queued) != nil else { throw Superseded("event \(envelope.id)") }
                     guard let asked = try await request(event, tx) else {
                         try await tx.remove(QueuedEvent.collection, id: queued)
                         return nil
                     }
                     return asked
-                } commit: { asked, _, tx in
+                } commit: { asked, answer, tx in
                     guard try await tx.delete(QueuedEvent.collection, id: queued) else { throw Superseded("event \(envelope.id)") }
-                    try await then(event, asked, tx)
+                    try await then(event, asked, answer, tx)
                 }
             }
         }

@@ -16,7 +16,7 @@ public struct ServiceDefinition: Sendable {
     /// made them from its runtime (``ServiceHost/definition`` holds them).
     public var policies: Policies
     /// Makes the policies from the running service's configuration, once per host.
-    var configurePolicies: (@Sendable (ServiceRuntime) -> Policies)?
+    var configurePolicies: (@Sendable (ServiceRuntime) throws -> Policies)?
     public var routes: Routes
     public var jobs: [Job]
     /// Routes only the system's own services may call (``InternalRoute``).
@@ -34,24 +34,30 @@ public struct ServiceDefinition: Sendable {
     /// A service whose policies read its configuration (hospital: the vaccine types of
     /// `VACCINE_TYPE`): `configuredPolicies` makes them once per running service, from its
     /// runtime, before its consumer starts. Policies are otherwise declared before any
-    /// runtime exists.
-    public init(name: String, configuredPolicies: @escaping @Sendable (ServiceRuntime) -> Policies, jobs: [Job] = [],
+    /// runtime exists. A setting they cannot use is thrown as a ``SettingError``: the
+    /// service does not start, and says why.
+    public init(name: String, configuredPolicies: @escaping @Sendable (ServiceRuntime) throws -> Policies, jobs: [Job] = [],
                 internalRoutes: [InternalRoute] = [], routes: @escaping Routes) {
         self.init(name: name, jobs: jobs, internalRoutes: internalRoutes, routes: routes)
         self.configurePolicies = configuredPolicies
     }
 
     /// This definition with its policies made for `runtime` (itself when they need none).
-    func configured(for runtime: ServiceRuntime) -> ServiceDefinition {
+    func configured(for runtime: ServiceRuntime) throws -> ServiceDefinition {
         guard let configurePolicies else { return self }
         var configured = self
-        configured.policies = configurePolicies(runtime)
+        configured.policies = try configurePolicies(runtime)
         configured.configurePolicies = nil
         return configured
     }
 }
 
 extension ServiceDefinition {
+    /// A job that runs `body` once, as the service starts (productdelivery stocking its
+    /// shelves from its configuration: `jobs: [ServiceDefinition.once { runtime in … }]`); while it throws, it is logged and run again
+    /// after a backoff.
+    public static func once(_ body: @escaping @Sendable (ServiceRuntime) async throws -> Void) -> Job { body }
+
     /// A job that runs `body` every `interval` — the first time one interval after the
     /// service starts — until shutdown, on a loop timer: a job is declared with its
     /// interval, never written as a loop with a sleep. A `body` that throws is logged and
@@ -64,6 +70,13 @@ extension ServiceDefinition {
             }
         }
     }
+}
+
+/// A setting a service cannot start with (`STOCK_INITIAL=1:ITbook=lots`): the message
+/// names the setting and the form it takes.
+public struct SettingError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// What a running service is given: its store, the bus, its configuration and clients

@@ -69,7 +69,7 @@ public struct ServiceHost: Sendable {
         log[metadataKey: "service"] = "\(definition.name)"
         self.settings = settings
         self.runtime = ServiceRuntime(name: definition.name, store: store, bus: bus, environment: settings.environment, logger: log)
-        self.definition = definition.configured(for: runtime)
+        self.definition = try definition.configured(for: runtime)
         self.health = Health(store: store, bus: bus)
         let delaySetting = "\(definition.name.uppercased())_DELAY_MS"
         self.inboundDelay = try InboundDelay(runtime.setting(delaySetting, default: "0"), setting: delaySetting)
@@ -207,13 +207,15 @@ struct JobService: Service {
 
     /// Runs the job until shutdown. A job that throws (its store unreachable, say) is
     /// logged and started again after a backoff: a failing background job never takes
-    /// the service's HTTP side down with it.
+    /// the service's HTTP side down with it. A job that returns is done (a one-off at
+    /// start, productdelivery stocking its shelves): the service runs on without it.
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
             var failures = 0
             while !Task.isCancelled {
                 do {
                     try await job(runtime)
+                    try await gracefulShutdown()
                     return
                 } catch is CancellationError {
                     return

@@ -15,10 +15,13 @@ public protocol Entity: Codable, Sendable {
     static var collection: String { get }
     /// Nil until saved; the store assigns the next id of the collection.
     var id: Int64? { get set }
+    /// The HAL relation of one item, Spring Data REST's uncapitalized entity name: by
+    /// default the collection without its plural `s`; declare it when that is not the
+    /// singular (`orderStatuses`: `orderStatus`).
+    static var itemRelation: String { get }
 }
 
 extension Entity {
-    /// The HAL relation of one item: the collection name without its plural `s`.
     public static var itemRelation: String {
         collection.hasSuffix("s") ? String(collection.dropLast()) : collection
     }
