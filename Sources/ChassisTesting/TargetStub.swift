@@ -13,7 +13,7 @@ import Synchronization
 /// ```
 public final class TargetStub: Sendable {
     public enum Behaviour: Sendable {
-        /// 201 with the request echoed.
+        /// 201 with the request echoed (or what the stub's `answer` makes of it).
         case approving
         /// 500, as a service in trouble does.
         case failing
@@ -40,13 +40,16 @@ public final class TargetStub: Sendable {
     private let state: Mutex<State>
     private let callPath: String
     private let undoPath: String
+    private let answer: @Sendable (JSONValue) -> JSONValue
 
     /// A target answering POSTs to `call` as `behaviour` says, and POSTs to `undo` (with
-    /// an `:id`) with 200.
-    public init(_ behaviour: Behaviour, call: String, undo: String) {
+    /// an `:id`) with 200. An approval answers `answer(request)`: by default the request
+    /// itself (marketing's stand-in answers a coupon).
+    public init(_ behaviour: Behaviour, call: String, undo: String, answer: @escaping @Sendable (JSONValue) -> JSONValue = { $0 }) {
         state = Mutex(State(behaviour: behaviour))
         callPath = call
         undoPath = undo
+        self.answer = answer
     }
 
     /// Changes how the stub answers from the next call on (the target going down or recovering).
@@ -63,14 +66,14 @@ public final class TargetStub: Sendable {
                 return state.behaviour
             }
             switch behaviour {
-            case .approving: return try JSONResponse.make(.created, body)
+            case .approving: return try JSONResponse.make(.created, self.answer(body))
             case .failing: return Response(status: .internalServerError)
             case .hanging:
                 try await Task.sleep(for: .seconds(5))
-                return try JSONResponse.make(.created, body)
+                return try JSONResponse.make(.created, self.answer(body))
             case .slow(let pause):
                 try await Task.sleep(for: pause)
-                return try JSONResponse.make(.created, body)
+                return try JSONResponse.make(.created, self.answer(body))
             case .refusing(let reason): return JSONResponse.refusal(.conflict(reason))
             }
         }
