@@ -1,5 +1,6 @@
-import Chassis
+@testable import Chassis
 import ChassisTesting
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -50,5 +51,32 @@ private final class Runs: Sendable {
         for _ in 1...4 { _ = backoff.delay(afterRunning: .zero) }
         backoff.reset()
         #expect(backoff.delay(afterRunning: .zero) == .milliseconds(400))
+    }
+}
+
+/// A one-off start job holds the service's readiness until it succeeded, retried while
+/// it throws; the service runs on after it.
+@Suite struct StartJobTests {
+    @Test func readinessWaitsForTheStartJobWhichIsRetriedUntilItSucceeds() async throws {
+        let attempts = Runs()
+        let gate = Mutex(false)
+        let service = ServiceDefinition(name: "shelves", jobs: [.once { _ in
+            attempts.count.withLock { $0 += 1 }
+            guard gate.withLock({ $0 }) else { throw SettingError("not stocked yet") }
+        }]) { _, _ in }
+        try await ChassisTesting.withService(service, system: "test") { rig in
+            let jobs = ServiceGroup(services: rig.host.backgroundServices().filter { $0 is JobService }, logger: quietLogger)
+            let running = Task { try await jobs.run() }
+            try await eventually("the job tried twice", timeout: .seconds(10)) { attempts.count.withLock { $0 } >= 2 }
+            let waiting = try await rig.get("/actuator/health")
+            #expect(waiting.status == .serviceUnavailable && waiting.json["components"]?["start"]?["status"] == "DOWN", "\(waiting.json)")
+            #expect(try await rig.get("/actuator/health/readiness").status == .serviceUnavailable)
+            gate.withLock { $0 = true }
+            try await eventually("ready once the job succeeded", timeout: .seconds(10)) { try await rig.get("/actuator/health/readiness").status == .ok }
+            let settled = attempts.count.withLock { $0 }
+            #expect(!running.isCancelled && attempts.count.withLock { $0 } == settled, "a job that succeeded is not run again; the service runs on")
+            await jobs.triggerGracefulShutdown()
+            try await running.value
+        }
     }
 }

@@ -26,6 +26,10 @@ struct ProductionModeTests {
         try await expectScenarioInProductionMode("cafe", steps: 5, services: ["order", "payment", "drink", "delivery"], embedded: "deliverycenter")
     }
 
+    @Test func theShopSeedScenarioPassesOnPostgreSQLAndJetStreamWithMarketingOnItsOwnSQLite() async throws {
+        try await expectScenarioInProductionMode("shop", steps: 6, services: ["order", "productdelivery"], embedded: "marketing")
+    }
+
     /// Runs `system`'s seed scenario on a fresh PostgreSQL database and a private
     /// JetStream, and checks the polyglot split: the `embedded` view keeps its SQLite file,
     /// `services` use their PostgreSQL schemas, and every process uses JetStream.

@@ -4,13 +4,16 @@ import Synchronization
 
 /// Liveness and readiness as Spring Boot's actuator reports them.
 ///
-/// Live while the process serves HTTP. Ready only when the store and the bus answer and
-/// the service is not draining; from the moment graceful shutdown begins it reports
-/// `OUT_OF_SERVICE`, so a load balancer stops sending before the listener closes.
+/// Live while the process serves HTTP. Ready only when the store and the bus answer, the
+/// service's one-off start jobs (``ServiceDefinition/once(_:)``) are done, and it is not
+/// draining; from the moment graceful shutdown begins it reports `OUT_OF_SERVICE`, so a
+/// load balancer stops sending before the listener closes.
 public final class Health: Sendable {
     let store: any Store
     let bus: any EventBus
     private let draining = Mutex(false)
+    /// Start jobs not done yet.
+    private let starting = Mutex(0)
 
     public init(store: any Store, bus: any EventBus) {
         self.store = store
@@ -20,11 +23,17 @@ public final class Health: Sendable {
     public func beginDraining() { draining.withLock { $0 = true } }
     public var isDraining: Bool { draining.withLock { $0 } }
 
+    func willStart(_ jobs: Int) { starting.withLock { $0 += jobs } }
+    func started() { starting.withLock { $0 -= 1 } }
+
     func components() async -> [String: JSONValue] {
         func status(_ check: () async throws -> Void) async -> JSONValue {
             do { try await check(); return ["status": "UP"] } catch { return ["status": "DOWN", "error": .string("\(error)")] }
         }
-        return ["store": await status { try await store.ping() }, "bus": await status { try await bus.ping() }]
+        var components = ["store": await status { try await store.ping() }, "bus": await status { try await bus.ping() }]
+        let pending = starting.withLock { $0 }
+        if pending > 0 { components["start"] = ["status": "DOWN", "pending": .number(Double(pending))] }
+        return components
     }
 
     public func register<Context: RequestContext>(on router: Router<Context>) {

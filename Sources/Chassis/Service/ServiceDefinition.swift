@@ -8,7 +8,20 @@ import Synchronization
 /// Each service module exports one, built by its wiring function.
 public struct ServiceDefinition: Sendable {
     public typealias Routes = @Sendable (Router<BasicRequestContext>, ServiceRuntime) -> Void
-    public typealias Job = @Sendable (ServiceRuntime) async throws -> Void
+    /// A background job: ``every(_:_:)`` for one that runs again and again, ``once(_:)``
+    /// for a one-off at start, which the service's readiness waits for.
+    public struct Job: Sendable {
+        let body: @Sendable (ServiceRuntime) async throws -> Void
+        /// A one-off the service must finish before it reports ready.
+        let atStart: Bool
+
+        public func callAsFunction(_ runtime: ServiceRuntime) async throws { try await body(runtime) }
+
+        public static func once(_ body: @escaping @Sendable (ServiceRuntime) async throws -> Void) -> Job { ServiceDefinition.once(body) }
+        public static func every(_ interval: Duration, _ body: @escaping @Sendable (ServiceRuntime) async throws -> Void) -> Job {
+            ServiceDefinition.every(interval, body)
+        }
+    }
 
     public var name: String
     /// The events it reacts to. For a definition made with configured policies
@@ -54,21 +67,23 @@ public struct ServiceDefinition: Sendable {
 
 extension ServiceDefinition {
     /// A job that runs `body` once, as the service starts (productdelivery stocking its
-    /// shelves from its configuration: `jobs: [ServiceDefinition.once { runtime in … }]`); while it throws, it is logged and run again
-    /// after a backoff.
-    public static func once(_ body: @escaping @Sendable (ServiceRuntime) async throws -> Void) -> Job { body }
+    /// shelves from its configuration: `jobs: [.once { runtime in … }]`). The service
+    /// reports not ready (`/actuator/health/readiness`, component `start`) until it has
+    /// succeeded, so no load balancer and no `msa up` sends it work before; while it
+    /// throws, it is logged and run again after a backoff.
+    public static func once(_ body: @escaping @Sendable (ServiceRuntime) async throws -> Void) -> Job { Job(body: body, atStart: true) }
 
     /// A job that runs `body` every `interval` — the first time one interval after the
     /// service starts — until shutdown, on a loop timer: a job is declared with its
     /// interval, never written as a loop with a sleep. A `body` that throws is logged and
     /// the job started again after a backoff, like any job.
     public static func every(_ interval: Duration, _ body: @escaping @Sendable (ServiceRuntime) async throws -> Void) -> Job {
-        { runtime in
+        Job(body: { runtime in
             while true {
                 try await LoopTimer.sleep(for: interval)
                 try await body(runtime)
             }
-        }
+        }, atStart: false)
     }
 }
 

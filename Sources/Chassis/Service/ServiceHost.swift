@@ -140,7 +140,7 @@ public struct ServiceHost: Sendable {
             }
         }
         services.append(RetentionJob(store: runtime.store, bus: runtime.bus, retention: settings.retention, logger: runtime.logger))
-        for job in definition.jobs { services.append(JobService(runtime: runtime, job: job)) }
+        for job in definition.jobs { services.append(JobService(runtime: runtime, job: job, health: health)) }
         // The routes declare the gated calls: call after ``router()``.
         if !runtime.calls.isEmpty { services.append(UndoJob(runtime: runtime)) }
         return services
@@ -204,6 +204,14 @@ struct DrainGate: Service {
 struct JobService: Service {
     let runtime: ServiceRuntime
     let job: ServiceDefinition.Job
+    let health: Health
+
+    init(runtime: ServiceRuntime, job: ServiceDefinition.Job, health: Health) {
+        self.runtime = runtime
+        self.job = job
+        self.health = health
+        if job.atStart { health.willStart(1) }
+    }
 
     /// Runs the job until shutdown. A job that throws (its store unreachable, say) is
     /// logged and started again after a backoff: a failing background job never takes
@@ -215,6 +223,7 @@ struct JobService: Service {
             while !Task.isCancelled {
                 do {
                     try await job(runtime)
+                    if job.atStart { health.started() }
                     try await gracefulShutdown()
                     return
                 } catch is CancellationError {

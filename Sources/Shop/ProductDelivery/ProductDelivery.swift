@@ -144,7 +144,7 @@ let issueCoupon = CallPort<CouponRequest>("issue", to: "marketing", defaultURL: 
 /// and the stock put back (`DeliveryCanceled`). `GET /ordermgmts`, `GET /stocks`.
 public let productDeliveryService = ServiceDefinition(name: "productdelivery", configuredPolicies: { runtime in
     productDeliveryPolicies(try InitialStock(runtime.setting("STOCK_INITIAL", default: "")))
-}, jobs: [ServiceDefinition.once { runtime in try await InitialStock(runtime.setting("STOCK_INITIAL", default: "")).seed(runtime.store) }]) { router, runtime in
+}, jobs: [.once { runtime in try await InitialStock(runtime.setting("STOCK_INITIAL", default: "")).seed(runtime.store) }]) { router, runtime in
     // A bad STOCK_INITIAL stopped the host already, as it made the policies.
     let initial = (try? InitialStock(runtime.setting("STOCK_INITIAL", default: ""))) ?? .default
     Resource<OrderMgmt>(store: runtime.store)

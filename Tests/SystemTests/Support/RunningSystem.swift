@@ -22,7 +22,7 @@ struct RunningSystem: Sendable {
     static func with<T>(_ system: String, arguments: [String] = [], environment: [String: String] = [:],
                         _ body: (RunningSystem) async throws -> T) async throws -> T {
         let directory = try TemporaryDirectory(prefix: "msa-system")
-        let base = try FreePorts.base(span: 7, replicaOffsets: arguments.contains("--replicas") ? [0, 100, 200] : [0])
+        let base = try FreePorts.base(offsets: -8..<8, replicaOffsets: arguments.contains("--replicas") ? [0, 100, 200] : [0])
         let log = directory.file("up.log")
         guard FileManager.default.createFile(atPath: log, contents: nil) else { throw SystemFailure("cannot create \(log)") }
         let process = Process()

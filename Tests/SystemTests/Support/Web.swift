@@ -60,10 +60,13 @@ struct Web: Sendable {
 /// Free TCP ports on loopback: a base such that `base + i + offset` is free for every
 /// `i < span` and every offset (replicas listen 100 above).
 enum FreePorts {
-    static func base(span: Int, replicaOffsets: [Int]) throws -> Int {
+    /// A gateway port such that every port at `offsets` from it (the services' ports move
+    /// with it as a block: below it for shop, whose gateway is 8088 and services 8081–8083)
+    /// is free, at each of `replicaOffsets` too.
+    static func base(offsets: Range<Int>, replicaOffsets: [Int]) throws -> Int {
         for _ in 0..<200 {
             let base = Int.random(in: 20_000...55_000)
-            let ports = replicaOffsets.flatMap { offset in (0..<span).map { base + offset + $0 } }
+            let ports = replicaOffsets.flatMap { offset in offsets.map { base + offset + $0 } }
             if ports.allSatisfy(LoopbackPort.isFree) { return base }
         }
         throw SystemFailure("no free port range found")
