@@ -109,34 +109,38 @@ struct ShopSystemTests {
         }
     }
 
-    /// Cancellations while the coupon calls are in flight (marketing slowed around
-    /// productdelivery's timeout, so some calls are undone and retried): every cancelled
-    /// order ends with its coupon cancelled, its delivery cancelled and its stock back;
-    /// every other is delivered with the one coupon it holds; the stock adds up.
+    /// Cancellations while the coupon calls are in flight (marketing slowed to 200–500
+    /// ms, inside productdelivery's 610 ms timeout): every cancelled order ends with its
+    /// coupon cancelled, its delivery cancelled and its stock back; every other is
+    /// delivered with the one coupon it holds; the stock adds up.
     @Test func cancellationsDuringPendingCouponCallsLeaveNoCouponBehind() async throws {
-        try await RunningSystem.with("shop", environment: ["MARKETING_DELAY_MS": "300-900"]) { system in
+        try await RunningSystem.with("shop", environment: ["MARKETING_DELAY_MS": "200-500"]) { system in
             let api = system.gateway
             let ids = try await placeShopOrders(12, via: api, lanes: 3)
             let cancelled = Set(ids.enumerated().filter { $0.offset % 2 == 0 }.map(\.element))
             for id in cancelled { #expect(try await api.patch("/orders/\(id)", ShopSeed.cancel).status == 200) }
-            for id in ids {
-                let want = cancelled.contains(id) ? "DeliveryCanceled" : "DeliveryStarted"
-                try await eventually("order \(id) \(want)", timeout: .seconds(90)) {
-                    let delivery = try await api.get("/ordermgmts/\(id)").body?["orderStatus"]?.stringValue
-                    let shown = try await api.get("/orderStatuses/\(id)").body?["orderStatus"]?.stringValue
-                    return delivery == want && shown == want
-                }
-                let coupon = try await api.get("/promotes/\(id)").body
-                if cancelled.contains(id) {
-                    #expect(coupon?["status"] == "Canceled" && coupon?["couponUseYn"] == "N", "order \(id): \(coupon ?? .null)")
-                } else {
-                    let delivered = try await api.get("/ordermgmts/\(id)").body?["couponId"]
-                    #expect(coupon?["status"] == "Published" && coupon?["couponId"] == delivered, "order \(id): \(coupon ?? .null)")
-                }
+            try await expectSettled(ids, cancelled: cancelled, via: api)
+        }
+    }
+
+    /// Marketing frozen (SIGSTOP) past productdelivery's timeout: the coupon calls time
+    /// out and are undone — the undo waits too — and some orders are cancelled meanwhile.
+    /// Marketing resumed: the late calls' coupons are withdrawn, each order's next attempt
+    /// gets the one coupon it keeps, and the cancelled orders keep none.
+    @Test func couponCallsTimedOutWhileMarketingIsFrozenAreUndoneAndNoCouponIsLeftBehind() async throws {
+        try await RunningSystem.with("shop") { system in
+            let api = system.gateway
+            let productDelivery = try await system.direct("productdelivery")
+            try await system.pause("marketing")
+            let ids = try await placeShopOrders(6, via: api, lanes: 2)
+            try await eventually("coupon calls timed out", timeout: .seconds(30)) {
+                try await productDelivery.metric("msa_gated_calls_total", #"call="marketing.issue""#, #"outcome="undo""#) >= 1
             }
-            #expect(try await stock(1, api) == 1000 - Int64(ids.count - cancelled.count))
-            let published = try await api.get("/promotes/search/findByUserId?userId=hanys&size=100").items("promotes").filter { $0["status"] == "Published" }
-            #expect(published.count == ids.count - cancelled.count, "\(published)")
+            let cancelled = Set(ids.prefix(3))
+            for id in cancelled { #expect(try await api.patch("/orders/\(id)", ShopSeed.cancel).status == 200) }
+            try await system.resume("marketing")
+            try await expectSettled(ids, cancelled: cancelled, via: api)
+            #expect(try await productDelivery.metric("msa_gated_calls_undone_total", #"call="marketing.issue""#) >= 1)
         }
     }
 
@@ -204,6 +208,32 @@ func placeShopOrders(_ count: Int, via api: Web, lanes: Int = 1) async throws ->
         }
         return ids
     }.flatMap { $0 }
+}
+
+/// Waits until each of `ids` is delivered, or cancelled when in `cancelled`, at
+/// productdelivery and in the status view; then checks the coupons and the stock: one
+/// Published coupon per delivered order (the one its delivery carries), a Canceled record
+/// per cancelled order, the stock taken once per delivered order.
+func expectSettled(_ ids: [Int64], cancelled: Set<Int64>, via api: Web, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let before = 1000 - Int64(ids.count - cancelled.count)
+    for id in ids {
+        let want = cancelled.contains(id) ? "DeliveryCanceled" : "DeliveryStarted"
+        try await eventually("order \(id) \(want)", timeout: .seconds(90)) {
+            let delivery = try await api.get("/ordermgmts/\(id)").body?["orderStatus"]?.stringValue
+            let shown = try await api.get("/orderStatuses/\(id)").body?["orderStatus"]?.stringValue
+            return delivery == want && shown == want
+        }
+        let coupon = try await api.get("/promotes/\(id)").body
+        if cancelled.contains(id) {
+            #expect(coupon?["status"] == "Canceled" && coupon?["couponUseYn"] == "N", "order \(id): \(coupon ?? .null)", sourceLocation: sourceLocation)
+        } else {
+            let delivered = try await api.get("/ordermgmts/\(id)").body?["couponId"]
+            #expect(coupon?["status"] == "Published" && coupon?["couponId"] == delivered, "order \(id): \(coupon ?? .null)", sourceLocation: sourceLocation)
+        }
+    }
+    #expect(try await stock(1, api) == before, sourceLocation: sourceLocation)
+    let published = try await api.get("/promotes/search/findByUserId?userId=hanys&size=100").items("promotes").filter { $0["status"] == "Published" }
+    #expect(published.count == ids.count - cancelled.count, "\(published)", sourceLocation: sourceLocation)
 }
 
 func stock(_ product: Int, _ api: Web) async throws -> Int64 {

@@ -100,26 +100,17 @@ struct OrderInput: Decodable, Sendable {
 
     init(from decoder: any Decoder) throws {
         let body = try decoder.container(keyedBy: CodingKeys.self)
-        func text(_ key: CodingKeys, _ range: ClosedRange<Int>) throws -> String {
-            let value = try body.decode(String.self, forKey: key).trimmingCharacters(in: .whitespaces)
-            guard range.contains(value.count) else {
-                throw Refusal.badRequest("\(key.rawValue) must be \(range.lowerBound) to \(range.upperBound) characters", field: key.rawValue)
-            }
-            return value
-        }
-        username = try text(.username, 1...50)
-        address = try text(.address, 1...200)
-        phoneNo = try text(.phoneNo, 8...20)
+        username = try body.text(.username, length: 1...50)
+        address = try body.text(.address, length: 1...200)
+        phoneNo = try body.text(.phoneNo, length: 8...20)
         guard phoneNo.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == "+") }) else {
             throw Refusal.badRequest("phoneNo must be 8 to 20 digits (hyphens and a leading + allowed)", field: "phoneNo")
         }
-        productId = try text(.productId, 1...40)
-        productName = try text(.productName, 1...100)
-        productPrice = try body.decode(Int64.self, forKey: .productPrice)
-        guard (0...1_000_000_000).contains(productPrice) else { throw Refusal.badRequest("productPrice must be 0 to 1000000000 won", field: "productPrice") }
-        qty = try body.decode(Int.self, forKey: .qty)
-        guard (1...100).contains(qty) else { throw Refusal.badRequest("qty must be 1 to 100", field: "qty") }
-        userId = try text(.userId, 1...50)
+        productId = try body.text(.productId, length: 1...40)
+        productName = try body.text(.productName, length: 1...100)
+        productPrice = try body.number(.productPrice, in: 0...1_000_000_000, unit: "won")
+        qty = try body.number(.qty, in: 1...100)
+        userId = try body.text(.userId, length: 1...50)
         if let pay = try body.decodeIfPresent(String.self, forKey: .payStatus), Order.PayStatus(spelling: pay) != .paid {
             throw Refusal.badRequest("an order is paid as it is placed: payStatus must be Paid or left out", field: "payStatus")
         }

@@ -108,22 +108,13 @@ struct OrderMgmtInput: Decodable, Sendable {
 
     init(from decoder: any Decoder) throws {
         let body = try decoder.container(keyedBy: CodingKeys.self)
-        func text(_ key: CodingKeys, _ range: ClosedRange<Int>) throws -> String {
-            let value = try body.decode(String.self, forKey: key).trimmingCharacters(in: .whitespaces)
-            guard range.contains(value.count) else {
-                throw Refusal.badRequest("\(key.rawValue) must be \(range.lowerBound) to \(range.upperBound) characters", field: key.rawValue)
-            }
-            return value
-        }
-        orderId = try body.decode(Int64.self, forKey: .orderId)
-        guard orderId > 0 else { throw Refusal.badRequest("orderId must be a positive order id", field: "orderId") }
-        itemId = try text(.itemId, 1...40)
-        itemName = try text(.itemName, 1...100)
-        qty = try body.decode(Int.self, forKey: .qty)
-        guard (1...100).contains(qty) else { throw Refusal.badRequest("qty must be 1 to 100", field: "qty") }
-        customerName = try text(.customerName, 1...50)
-        deliveryAddress = try text(.deliveryAddress, 1...200)
-        deliveryPhoneNumber = try text(.deliveryPhoneNumber, 8...20)
+        orderId = try body.number(.orderId, in: 1...Int64.max)
+        itemId = try body.text(.itemId, length: 1...40)
+        itemName = try body.text(.itemName, length: 1...100)
+        qty = try body.number(.qty, in: 1...100)
+        customerName = try body.text(.customerName, length: 1...50)
+        deliveryAddress = try body.text(.deliveryAddress, length: 1...200)
+        deliveryPhoneNumber = try body.text(.deliveryPhoneNumber, length: 8...20)
         if let status = try body.decodeIfPresent(String.self, forKey: .orderStatus), OrderMgmt.Status(spelling: status) != .accepted {
             throw Refusal.badRequest("an order is taken in as OrderAccepted (or the seed's \"order\")", field: "orderStatus")
         }
