@@ -93,8 +93,10 @@ struct QueuedEvent: Entity {
 }
 
 /// Runs the queued events of a service with gated policies (see
-/// ``Policies/on(_:calling:request:then:)``): every 100 ms, the oldest due event of each
-/// key in the partitions this member's consumer owns, up to 8 keys at once.
+/// ``Policies/on(_:calling:request:then:)``): the oldest due event of each key in the
+/// partitions this member's consumer owns, 32 keys at a time (one starting as another
+/// ends). A round starts as soon as the consumer queued something (its doorbell), again at
+/// once while a round found work, and at least every 100 ms for retries that fell due.
 struct QueuedEventRunner: Service {
     let group: String
     let runtime: ServiceRuntime
@@ -102,26 +104,32 @@ struct QueuedEventRunner: Service {
     let settings: ConsumerSettings
     /// The partitions this member owns now.
     let owned: @Sendable () -> Set<Int>
+    var doorbell = Doorbell()
     var interval: Duration = .milliseconds(100)
+    /// Keys run at once.
+    var width = 32
 
     func run() async throws {
         let backoff = UnavailableBackoff()
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
+                var ran = 0
                 do {
-                    try await runDue(backoff: backoff)
+                    ran = try await runDue(backoff: backoff)
                 } catch is CancellationError {
                     return
                 } catch {
                     runtime.logger.warning("queued events failed, will retry", metadata: ["group": "\(group)", "error": "\(error)"])
                 }
-                try await LoopTimer.sleep(for: interval)
+                if ran == 0 { await doorbell.wait(timeout: interval) }
             }
         }
     }
 
-    /// One round: the oldest event of each key, if due and in an owned partition.
-    func runDue(backoff: UnavailableBackoff, now: Int64 = Clock.millis()) async throws {
+    /// One round: the oldest event of each key, if due and in an owned partition. Returns
+    /// how many it ran.
+    @discardableResult
+    func runDue(backoff: UnavailableBackoff, now: Int64 = Clock.millis()) async throws -> Int {
         let queued = try await runtime.store.all(QueuedEvent.self, DocumentQuery(limit: 1000)).sorted { $0.id! < $1.id! }
         var firsts: [String: QueuedEvent] = [:]
         for event in queued where firsts[event.key] == nil { firsts[event.key] = event }
@@ -129,12 +137,14 @@ struct QueuedEventRunner: Service {
         let due = firsts.values
             .filter { partitions.contains($0.envelope.partition(of: runtime.bus.partitionCount)) && $0.dueAt <= now && backoff.allows($0.id!, at: now) }
             .sorted { $0.id! < $1.id! }
-        for batch in stride(from: 0, to: due.count, by: 8).map({ Array(due[$0..<min($0 + 8, due.count)]) }) {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for event in batch { group.addTask { try await run(event, backoff: backoff) } }
-                try await group.waitForAll()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, event) in due.enumerated() {
+                if index >= width { try await group.next() }
+                group.addTask { try await run(event, backoff: backoff) }
             }
+            try await group.waitForAll()
         }
+        return due.count
     }
 
     private func run(_ queued: QueuedEvent, backoff: UnavailableBackoff) async throws {

@@ -59,6 +59,9 @@ public final class EventConsumer: Service {
     let settings: ConsumerSettings
     let logger: Logger
     let metrics: ChassisMetrics
+    /// Rung after each batch handled that held an event a gated policy queues, so the
+    /// queue runner (``QueuedEventRunner``) starts on it at once.
+    let queued: Doorbell?
     private let owned = Mutex<Set<Int>>([])
     private let stopping = Mutex(false)
     /// The epoch this member claimed for each partition it holds: one claim per grant of
@@ -68,7 +71,9 @@ public final class EventConsumer: Service {
     private let epochs = Mutex<[Int: Int64]>([:])
 
     public init(group: String, member: String = UUID().uuidString.lowercased(), store: any Store, bus: any EventBus,
-                policies: Policies, settings: ConsumerSettings = .init(), logger: Logger, metrics: ChassisMetrics = .shared) {
+                policies: Policies, settings: ConsumerSettings = .init(), logger: Logger, metrics: ChassisMetrics = .shared,
+                queued: Doorbell? = nil) {
+        self.queued = queued
         self.group = group
         self.member = member
         self.store = store
@@ -194,6 +199,7 @@ public final class EventConsumer: Service {
                     position = record.position
                 }
             }
+            if let queued, !policies.gated.isEmpty, !records.isEmpty { await queued.ring() }
             if position != acknowledged && (records.isEmpty || lastAcknowledged.duration(to: .now) >= settings.ackInterval) {
                 if position != recorded {
                     let reached = position

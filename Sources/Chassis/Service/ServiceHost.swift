@@ -131,12 +131,13 @@ public struct ServiceHost: Sendable {
     public func backgroundServices() -> [any Service] {
         var services: [any Service] = [OutboxRelay(store: runtime.store, bus: runtime.bus, logger: runtime.logger)]
         if !definition.policies.isEmpty {
+            let queued = Doorbell()
             let consumer = EventConsumer(group: definition.name, member: member, store: runtime.store, bus: runtime.bus,
-                                         policies: definition.policies, settings: settings.consumer, logger: runtime.logger)
+                                         policies: definition.policies, settings: settings.consumer, logger: runtime.logger, queued: queued)
             services.append(consumer)
             if !definition.policies.gated.isEmpty {
                 services.append(QueuedEventRunner(group: definition.name, runtime: runtime, policies: definition.policies,
-                                                  settings: settings.consumer, owned: { consumer.partitions }))
+                                                  settings: settings.consumer, owned: { consumer.partitions }, doorbell: queued))
             }
         }
         services.append(RetentionJob(store: runtime.store, bus: runtime.bus, retention: settings.retention, logger: runtime.logger))
