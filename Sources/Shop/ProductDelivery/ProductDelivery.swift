@@ -94,7 +94,8 @@ struct OrderMgmt: Entity, Equatable {
 /// The seed's `POST /ordermgmts orderId=1 itemId=1 itemName="ITbook" qty=1 …
 /// orderStatus="order"`: the delivery team taking an order in by hand. **(decision)** An
 /// order is taken in once, by hand or by its `OrderPlaced`, whichever comes first: the
-/// other gets the same acceptance back.
+/// other gets the same acceptance back. Its coupon is asked for and its delivery set off
+/// only once it is paid (its `OrderPlaced`): no stock leaves for an order nobody paid.
 struct OrderMgmtInput: Decodable, Sendable {
     var orderId: Int64
     var itemId: String
@@ -152,14 +153,24 @@ public let productDeliveryService = ServiceDefinition(name: "productdelivery", c
     Resource<Stock>(store: runtime.store).searchable(by: "productId").register(on: router)
 }
 
+/// A paid order is taken in as it arrives (recorded while marketing is away), and its
+/// `OrderPlaced` queued for the coupon call in the same transaction: two policies for one
+/// event, merged.
 func productDeliveryPolicies(_ initial: InitialStock) -> Policies {
     Policies()
         .on(OrderPlaced.self) { e, tx in
             guard try await tx.get(OrderMgmt.self, id: e.id) == nil else { return }
             _ = try await OrderMgmt.accept(OrderMgmt(placed: e), initial, tx)
         }
-        .on(OrderAccepted.self, calling: issueCoupon) { e, tx in
-            guard var order = try await tx.get(OrderMgmt.self, id: e.orderId), order.orderStatus == .accepted else { return nil }
+        .merging(deliveryPolicies(initial))
+}
+
+/// Coupon before delivery, for a paid order (an acceptance by hand waits for its payment);
+/// the delivery cancelled with the coupon.
+func deliveryPolicies(_ initial: InitialStock) -> Policies {
+    Policies()
+        .on(OrderPlaced.self, calling: issueCoupon) { e, tx in
+            guard var order = try await tx.get(OrderMgmt.self, id: e.id), order.orderStatus == .accepted else { return nil }
             if let shortage = Stock.shortage(of: order.qty, order.itemId, try await Stock.current(order.itemId, initial, tx)) {
                 try await tx.publish(order.reject(shortage))
                 try await tx.save(order)
@@ -169,7 +180,7 @@ func productDeliveryPolicies(_ initial: InitialStock) -> Policies {
         } then: { e, _, answer, tx in
             let coupon = try answer.decode(IssuedCoupon.self)
             // No coupon: the order was cancelled meanwhile, and its `CouponCanceled` follows.
-            guard var order = try await tx.get(OrderMgmt.self, id: e.orderId), order.orderStatus == .accepted,
+            guard var order = try await tx.get(OrderMgmt.self, id: e.id), order.orderStatus == .accepted,
                   coupon.status == "Published", let couponId = coupon.couponId else { return }
             guard var stock = try await Stock.current(order.itemId, initial, tx), stock.qty >= order.qty else {
                 // Sold out while the coupon was issued: marketing takes it back on `DeliveryRejected`.
