@@ -110,10 +110,12 @@ struct Ps: AsyncParsableCommand {
     func run() async throws {
         let system = self.system.name
         let rows = try await ControlClient(data: data, system: system).processes()
-        print("NAME          PORT   PID      STATE    RESTARTS")
+        // The name column fits the longest name (productdelivery#2), two spaces after it.
+        let width = max(14, (rows.map(\.name.count).max() ?? 0) + 2)
+        print("NAME".padding(toLength: width, withPad: " ", startingAt: 0) + "PORT   PID      STATE    RESTARTS")
         for row in rows {
             let state = row.running ? "running" : "stopped"
-            print(row.name.padding(toLength: 14, withPad: " ", startingAt: 0) + String(row.port).padding(toLength: 7, withPad: " ", startingAt: 0)
+            print(row.name.padding(toLength: width, withPad: " ", startingAt: 0) + String(row.port).padding(toLength: 7, withPad: " ", startingAt: 0)
                   + (row.pid.map(String.init) ?? "-").padding(toLength: 9, withPad: " ", startingAt: 0)
                   + state.padding(toLength: 9, withPad: " ", startingAt: 0) + String(row.restarts))
         }
