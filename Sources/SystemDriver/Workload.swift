@@ -87,10 +87,19 @@ public struct BenchCalls: Sendable {
         }
     }
 
+    /// One more of the headline done (a paid request, an order): its time since `started`
+    /// recorded under `name`, and counted in the progress line.
+    public func done(_ name: String, since started: ContinuousClock.Instant, into tally: inout Tally, _ measuring: Bool) {
+        guard measuring else { return }
+        tally.record(name, since: started)
+        progress.done.add(1, ordering: .relaxed)
+    }
+
     /// Why a 503 came, in a word: what the refusal's message names.
     public static func reason(_ answer: Answer) -> String {
         let message = answer.body?["error"]?.stringValue ?? ""
-        for (words, reason) in [("no slot", "bulkhead wait"), ("concurrent", "bulkhead full"), ("circuit", "breaker"), ("timed out", "timeout")]
+        for (words, reason) in [("no slot", "bulkhead wait"), ("concurrent", "bulkhead full"), ("circuit", "breaker"), ("timed out", "timeout"),
+                                ("being taken already", "in-flight limit")]
         where message.contains(words) {
             return reason
         }

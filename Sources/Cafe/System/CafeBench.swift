@@ -25,10 +25,7 @@ struct CafeBench: Workload {
                 try await api.post("/orders", CafeSeed.order(phoneNumber: "0101000\(1000 + index)"))
             })?.body?["id"]?.int64Value else { continue }
             let placed = ContinuousClock.now
-            if measuring {
-                tally.record("order", since: started)
-                progress.done.add(1, ordering: .relaxed)
-            }
+            calls.done("order", since: started, into: &tally, measuring)
             orders.append(id)
             if iteration % 8 == 0 {
                 await calls.lag("delivery page lag", since: placed, into: &tally, measuring) { (try? await api.get("/deliverypages/\(id)").status) == 200 }

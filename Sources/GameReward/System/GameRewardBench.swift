@@ -34,10 +34,7 @@ struct GameRewardBench: Workload {
                 try await api.post("/missions", GameRewardSeed.mission(customerId: 1000 + index))
             })?.body?["id"]?.int64Value else { continue }
             let achieved = ContinuousClock.now
-            if measuring {
-                tally.record("mission", since: started)
-                progress.done.add(1, ordering: .relaxed)
-            }
+            calls.done("mission", since: started, into: &tally, measuring)
             missions.append(id)
             if iteration % 8 == 0 {
                 await calls.lag("wallet lag", since: achieved, into: &tally, measuring) { (try? await api.get("/wallets/\(id)").status) == 200 }

@@ -23,10 +23,7 @@ struct RentalBench: Workload {
             guard let id = await calls.call("request+pay", into: &tally, measuring, expect: 201, record: false, {
                 try await api.post("/reserves", RentalSeed.request(customer: "bench-\(index)"))
             })?.body?["id"]?.int64Value else { continue }
-            if measuring {
-                tally.record("request+pay", since: started)
-                progress.done.add(1, ordering: .relaxed)
-            }
+            calls.done("request+pay", since: started, into: &tally, measuring)
             paid.append(id)
             if iteration % 8 == 0 {
                 await calls.lag("mypage lag", since: .now, into: &tally, measuring) { (try? await api.get("/mypages/\(id)").status) == 200 }

@@ -26,10 +26,7 @@ struct ShopBench: Workload {
                 try await api.post("/orders", ShopSeed.order(username: "customer\(index)", productId: String(1 + index % 3), userId: "bench\(index)"))
             })?.body?["id"]?.int64Value else { continue }
             let placed = ContinuousClock.now
-            if measuring {
-                tally.record("order", since: started)
-                progress.done.add(1, ordering: .relaxed)
-            }
+            calls.done("order", since: started, into: &tally, measuring)
             orders.append(id)
             if iteration % 8 == 0 {
                 await calls.lag("delivery started lag", since: placed, into: &tally, measuring) {

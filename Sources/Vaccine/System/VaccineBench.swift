@@ -32,10 +32,7 @@ struct VaccineBench: Workload {
                 try await api.post("/user/reserve", VaccineSeed.booking(person.name, person.number, on: dates[iteration % dates.count]))
             })?.body?["id"]?.int64Value else { continue }
             let accepted = ContinuousClock.now
-            if measuring {
-                tally.record("booking", since: started)
-                progress.done.add(1, ordering: .relaxed)
-            }
+            calls.done("booking", since: started, into: &tally, measuring)
             booked.append(id)
             if iteration % 8 == 0 {
                 await calls.lag("dashboard lag", since: accepted, into: &tally, measuring) { (try? await api.get("/dashboards/\(id)").status) == 200 }
