@@ -85,7 +85,8 @@ struct ShopSystemTests {
 
     /// Marketing down: orders are taken and accepted, no delivery sets off without a
     /// coupon and no stock moves; marketing back: every coupon issued once and every
-    /// delivery started, the stock taken once each.
+    /// delivery started, the stock taken once each. Then the status view answers with
+    /// productdelivery and marketing stopped.
     @Test func noDeliveryWithoutACouponWhileMarketingIsDownAndAllOnceItReturns() async throws {
         try await RunningSystem.with("shop") { system in
             let api = system.gateway
@@ -106,6 +107,12 @@ struct ShopSystemTests {
             }
             #expect(try await stock(1, api) == 1000 - Int64(ids.count))
             #expect(try await total("/promotes", api) == Int64(ids.count))
+
+            // The customer's status view is order's own: it answers with the others stopped.
+            for name in ["productdelivery", "marketing"] { #expect(try await system.msa(["stop", "shop", name]).status == 0) }
+            #expect(try await api.get("/ordermgmts/\(ids[0])").status == 503)
+            let shown = try await api.get("/orderStatuses/search/findByUserId?userId=hanys&size=50").items("orderStatuses")
+            #expect(shown.count == ids.count && shown.allSatisfy { $0["orderStatus"] == "DeliveryStarted" && $0["couponId"] != nil })
         }
     }
 
