@@ -182,15 +182,15 @@ func deliveryPolicies(_ initial: InitialStock) -> Policies {
             // No coupon: the order was cancelled meanwhile, and its `CouponCanceled` follows.
             guard var order = try await tx.get(OrderMgmt.self, id: e.id), order.orderStatus == .accepted,
                   coupon.status == "Published", let couponId = coupon.couponId else { return }
-            guard var stock = try await Stock.current(order.itemId, initial, tx), stock.qty >= order.qty else {
+            let stock = try await Stock.current(order.itemId, initial, tx)
+            if let shortage = Stock.shortage(of: order.qty, order.itemId, stock) {
                 // Sold out while the coupon was issued: marketing takes it back on `DeliveryRejected`.
-                try await tx.publish(order.reject(Stock.shortage(of: order.qty, order.itemId, try await Stock.current(order.itemId, initial, tx)) ?? ""))
-                try await tx.save(order)
-                return
+                try await tx.publish(order.reject(shortage))
+            } else if var stock {
+                stock.qty -= order.qty
+                try await tx.save(stock)
+                try await tx.publish(order.start(with: coupon, couponId: couponId))
             }
-            stock.qty -= order.qty
-            try await tx.save(stock)
-            try await tx.publish(order.start(with: coupon, couponId: couponId))
             try await tx.save(order)
         }
         .on(CouponCanceled.self) { e, tx in
