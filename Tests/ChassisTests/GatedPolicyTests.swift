@@ -118,6 +118,18 @@ import Testing
         }
     }
 
+    /// A target that admits one call at a time (its bulkhead): the queue runs one key at a
+    /// time for it, so no event is turned away by its own service's bulkhead and backed off
+    /// as if the target were down.
+    @Test func aNarrowTargetsBulkheadBoundsHowManyKeysRunAtOnce() async throws {
+        try await withOrders(.embedded, environment: ["LEDGER_MAX_CONCURRENT": "1"]) { rig, ledger in
+            for order in 1...10 { try await rig.deliver(OrderAccepted(orderId: Int64(order)), from: "order") }
+            try await rig.host.runQueuedEvents()
+            #expect(ledger.holds.count == 10, "one round ran every key, one at a time: \(ledger.holds)")
+            #expect(try await rig.store.count("queuedEvents", matching: []) == 0)
+        }
+    }
+
     @Test(arguments: Rig.backends) func aPolicyThatNeedsNoCallCommitsWhatItDecided(_ backend: Rig.Backend) async throws {
         try await withOrders(backend) { rig, ledger in
             try await rig.deliver(OrderAccepted(orderId: 101), from: "order")
@@ -132,10 +144,12 @@ import Testing
 
 /// A service whose policies are ``GatedPolicyTests/policies``, on the router-harness rig
 /// with the backend's store and bus, its ledger on a live port.
-private func withOrders(_ backend: Rig.Backend, ledger: Ledger = Ledger(), _ body: @Sendable (ServiceRig, Ledger) async throws -> Void) async throws {
+private func withOrders(_ backend: Rig.Backend, ledger: Ledger = Ledger(), environment extra: [String: String] = [:],
+                        _ body: @Sendable (ServiceRig, Ledger) async throws -> Void) async throws {
     try await withLiveServer(ledger.router) { port in
         let definition = ServiceDefinition(name: "delivery", policies: GatedPolicyTests.policies) { _, _ in }
         let environment = ["LEDGER_URL": "http://127.0.0.1:\(port)", "LEDGER_RETRIES": "0", "LEDGER_TIMEOUT_MS": "5000"]
+            .merging(extra) { _, given in given }
         try await withStoreAndBus(backend, service: "delivery") { store, bus in
             try await withService(definition, system: "orders", environment: environment, store: store, bus: bus) { rig in
                 try await body(rig, ledger)

@@ -44,7 +44,7 @@ extension Policies {
         then: @escaping @Sendable (E, Request, ServiceResponse, any StoreTransaction) async throws -> Void
     ) -> Policies {
         var copy = self
-        copy.ports[port.service + "." + port.name] = { runtime in _ = runtime.gatedCall(port) }
+        copy.ports[port.service + "." + port.name] = { runtime in runtime.gatedCall(port).client.policy.maxConcurrent }
         copy.gated[E.eventType] = { envelope, queued, runtime in
             let call = runtime.gatedCall(port)
             let store = runtime.store
@@ -94,9 +94,12 @@ struct QueuedEvent: Entity {
 
 /// Runs the queued events of a service with gated policies (see
 /// ``Policies/on(_:calling:request:then:)``): the oldest due event of each key in the
-/// partitions this member's consumer owns, 32 keys at a time (one starting as another
-/// ends). A round starts as soon as the consumer queued something (its doorbell), again at
-/// once while a round found work, and at least every 100 ms for retries that fell due.
+/// partitions this member's consumer owns, 32 keys at a time — or as many as the
+/// narrowest target's bulkhead admits, so the runner never turns its own calls away as
+/// a full bulkhead (which would back them off as if the target were down) — one starting
+/// as another ends. A round starts as soon as the consumer queued something (its
+/// doorbell), again at once while a round found work, and at least every 100 ms for
+/// retries that fell due.
 struct QueuedEventRunner: Service {
     let group: String
     let runtime: ServiceRuntime
@@ -106,8 +109,12 @@ struct QueuedEventRunner: Service {
     let owned: @Sendable () -> Set<Int>
     var doorbell = Doorbell()
     var interval: Duration = .milliseconds(100)
-    /// Keys run at once.
+    /// Keys run at once: 32, or the narrowest bulkhead of the gated calls (``width(for:runtime:)``).
     var width = 32
+
+    static func width(for policies: Policies, runtime: ServiceRuntime) -> Int {
+        min(32, max(1, policies.ports.values.map { $0(runtime) }.min() ?? 32))
+    }
 
     func run() async throws {
         let backoff = UnavailableBackoff()

@@ -17,8 +17,9 @@ public struct Policies: Sendable {
     /// Gated policies by event type (``on(_:calling:request:then:)``).
     var gated: [String: GatedStep] = [:]
     /// Registers the calls of the gated policies with a running service, by call name, so
-    /// its undo job can undo them from the start.
-    var ports: [String: @Sendable (ServiceRuntime) -> Void] = [:]
+    /// its undo job can undo them from the start; each gives the calls its client admits
+    /// at once (its bulkhead), which bounds how many the queue runs at a time.
+    var ports: [String: @Sendable (ServiceRuntime) -> Int] = [:]
 
     public init() {}
 

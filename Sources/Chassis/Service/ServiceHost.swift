@@ -77,7 +77,7 @@ public struct ServiceHost: Sendable {
         // its predecessor's partitions at once instead of after its lease.
         self.member = settings.environment["MSA_MEMBER"].flatMap { $0.isEmpty ? nil : GroupMember.id(slot: $0) }
             ?? "\(definition.name)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8).lowercased())"
-        for register in self.definition.policies.ports.values { register(runtime) }
+        for register in self.definition.policies.ports.values { _ = register(runtime) }
         Telemetry.bootstrap()
     }
 
@@ -137,7 +137,8 @@ public struct ServiceHost: Sendable {
             services.append(consumer)
             if !definition.policies.gated.isEmpty {
                 services.append(QueuedEventRunner(group: definition.name, runtime: runtime, policies: definition.policies,
-                                                  settings: settings.consumer, owned: { consumer.partitions }, doorbell: queued))
+                                                  settings: settings.consumer, owned: { consumer.partitions }, doorbell: queued,
+                                                  width: QueuedEventRunner.width(for: definition.policies, runtime: runtime)))
             }
         }
         services.append(RetentionJob(store: runtime.store, bus: runtime.bus, retention: settings.retention, logger: runtime.logger))
@@ -152,7 +153,8 @@ public struct ServiceHost: Sendable {
     public func runQueuedEvents(asOf now: Int64 = Clock.millis()) async throws {
         let partitions = Set(0..<runtime.bus.partitionCount)
         try await QueuedEventRunner(group: definition.name, runtime: runtime, policies: definition.policies, settings: settings.consumer,
-                                    owned: { partitions }).runDue(backoff: UnavailableBackoff(), now: now)
+                                    owned: { partitions }, width: QueuedEventRunner.width(for: definition.policies, runtime: runtime))
+            .runDue(backoff: UnavailableBackoff(), now: now)
     }
 
     /// One round of the undo job now (tests drive it by hand): sends the undo of every
