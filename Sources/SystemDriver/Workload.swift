@@ -62,8 +62,8 @@ public struct BenchCalls: Sendable {
     public init(progress: BenchProgress) { self.progress = progress }
 
     /// Makes one call, recording its latency under `name` when it answered `status` and
-    /// `record` says so (a caller that records the headline itself, once it knows the
-    /// answer carries an id, passes false); nil when it failed or was turned away.
+    /// `record` says so (``create(_:into:_:_:)`` records the headline itself, once it knows
+    /// the answer carries an id); nil when it failed or was turned away.
     /// A 503 with `Retry-After` is recorded as `<name> 503 <reason>`: turned away as
     /// designed (bulkhead, breaker, a target too slow), with how fast the answer came.
     public func call(_ name: String, into tally: inout Tally, _ measuring: Bool, expect status: Int, record: Bool = true,
@@ -87,12 +87,17 @@ public struct BenchCalls: Sendable {
         }
     }
 
-    /// One more of the headline done (a paid request, an order): its time since `started`
-    /// recorded under `name`, and counted in the progress line.
-    public func done(_ name: String, since started: ContinuousClock.Instant, into tally: inout Tally, _ measuring: Bool) {
-        guard measuring else { return }
-        tally.record(name, since: started)
-        progress.done.add(1, ordering: .relaxed)
+    /// The headline create (a paid request, an order): a call that must answer 201 with
+    /// the new entity's id, recorded under `name` and counted in the progress line; the id,
+    /// or nil when it failed or was turned away (counted as ``call(_:into:_:expect:record:_:)`` counts).
+    public func create(_ name: String, into tally: inout Tally, _ measuring: Bool, _ body: () async throws -> Answer) async -> Int64? {
+        let started = ContinuousClock.now
+        guard let id = await call(name, into: &tally, measuring, expect: 201, record: false, body)?.body?["id"]?.int64Value else { return nil }
+        if measuring {
+            tally.record(name, since: started)
+            progress.done.add(1, ordering: .relaxed)
+        }
+        return id
     }
 
     /// Why a 503 came, in a word: what the refusal's message names.

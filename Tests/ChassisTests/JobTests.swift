@@ -11,7 +11,7 @@ import Testing
             let store = try directory.makeSQLiteStore(service: "jobs")
             let runtime = ServiceRuntime(name: "jobs", store: store, bus: try directory.makeSQLiteLog(), environment: [:], logger: quietLogger)
             let runs = Runs()
-            let job = ServiceDefinition.every(.milliseconds(10)) { _ in runs.count.withLock { $0 += 1 } }
+            let job = ServiceDefinition.Job.every(.milliseconds(10)) { _ in runs.count.withLock { $0 += 1 } }
             let running = Task { try await job(runtime) }
 
             try await eventually("three runs") { runs.count.withLock { $0 } >= 3 }

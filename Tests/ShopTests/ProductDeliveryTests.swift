@@ -186,6 +186,7 @@ import Testing
         BadInput("an empty customerName", seed.with(["customerName": ""]), field: "customerName"),
         BadInput("no deliveryAddress", seed.without("deliveryAddress"), field: "deliveryAddress"),
         BadInput("a short deliveryPhoneNumber", seed.with(["deliveryPhoneNumber": "123"]), field: "deliveryPhoneNumber"),
+        BadInput("a deliveryPhoneNumber with letters", seed.with(["deliveryPhoneNumber": "010-CALL-ME"]), field: "deliveryPhoneNumber"),
         BadInput("an orderStatus other than order", seed.with(["orderStatus": "DeliveryStarted"]), field: "orderStatus"),
     ]
 

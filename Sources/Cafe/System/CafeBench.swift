@@ -20,12 +20,10 @@ struct CafeBench: Workload {
         while ContinuousClock.now < deadline {
             iteration += 1
             let measuring = progress.isMeasuring
-            let started = ContinuousClock.now
-            guard let id = await calls.call("order", into: &tally, measuring, expect: 201, record: false, {
+            guard let id = await calls.create("order", into: &tally, measuring, {
                 try await api.post("/orders", CafeSeed.order(phoneNumber: "0101000\(1000 + index)"))
-            })?.body?["id"]?.int64Value else { continue }
+            }) else { continue }
             let placed = ContinuousClock.now
-            calls.done("order", since: started, into: &tally, measuring)
             orders.append(id)
             if iteration % 8 == 0 {
                 await calls.lag("delivery page lag", since: placed, into: &tally, measuring) { (try? await api.get("/deliverypages/\(id)").status) == 200 }

@@ -59,8 +59,8 @@ public final class EventConsumer: Service {
     let settings: ConsumerSettings
     let logger: Logger
     let metrics: ChassisMetrics
-    /// Rung after each batch handled that held an event a gated policy queues, so the
-    /// queue runner (``QueuedEventRunner``) starts on it at once.
+    /// For a service with gated policies: rung after each batch handled, so the queue
+    /// runner (``QueuedEventRunner``) starts at once on what the batch queued.
     let queued: Doorbell?
     private let owned = Mutex<Set<Int>>([])
     private let stopping = Mutex(false)
@@ -199,7 +199,7 @@ public final class EventConsumer: Service {
                     position = record.position
                 }
             }
-            if let queued, !policies.gated.isEmpty, !records.isEmpty { await queued.ring() }
+            if let queued, !records.isEmpty { await queued.ring() }
             if position != acknowledged && (records.isEmpty || lastAcknowledged.duration(to: .now) >= settings.ackInterval) {
                 if position != recorded {
                     let reached = position

@@ -19,6 +19,15 @@ extension KeyedDecodingContainer {
         return value
     }
 
+    /// A phone number at `key`: 8 to 20 digits, hyphens and a leading `+` allowed.
+    public func phoneNumber(_ key: Key) throws -> String {
+        let value = try decode(String.self, forKey: key).trimmingCharacters(in: .whitespaces)
+        guard (8...20).contains(value.count), value.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == "+") }) else {
+            throw Refusal.badRequest("\(key.stringValue) must be 8 to 20 digits (hyphens and a leading + allowed)", field: key.stringValue)
+        }
+        return value
+    }
+
     /// The whole number at `key` (httpie's `qty=1` string taken), within `range`; `unit`
     /// follows the bounds in the refusal (`productPrice must be 0 to 1000000000 won`).
     public func number<N: FixedWidthInteger & Decodable>(_ key: Key, in range: ClosedRange<N>, unit: String = "") throws -> N {

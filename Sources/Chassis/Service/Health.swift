@@ -5,7 +5,7 @@ import Synchronization
 /// Liveness and readiness as Spring Boot's actuator reports them.
 ///
 /// Live while the process serves HTTP. Ready only when the store and the bus answer, the
-/// service's one-off start jobs (``ServiceDefinition/once(_:)``) are done, and it is not
+/// service's one-off start jobs (``ServiceDefinition/Job/once(_:)``) are done, and it is not
 /// draining; from the moment graceful shutdown begins it reports `OUT_OF_SERVICE`, so a
 /// load balancer stops sending before the listener closes.
 public final class Health: Sendable {
@@ -13,17 +13,18 @@ public final class Health: Sendable {
     let bus: any EventBus
     private let draining = Mutex(false)
     /// Start jobs not done yet.
-    private let starting = Mutex(0)
+    private let starting: Mutex<Int>
 
-    public init(store: any Store, bus: any EventBus) {
+    /// `startJobs`: the service's one-off start jobs, each reported done by ``started()``.
+    public init(store: any Store, bus: any EventBus, startJobs: Int = 0) {
         self.store = store
         self.bus = bus
+        starting = Mutex(startJobs)
     }
 
     public func beginDraining() { draining.withLock { $0 = true } }
     public var isDraining: Bool { draining.withLock { $0 } }
 
-    func willStart(_ jobs: Int) { starting.withLock { $0 += jobs } }
     func started() { starting.withLock { $0 -= 1 } }
 
     func components() async -> [String: JSONValue] {

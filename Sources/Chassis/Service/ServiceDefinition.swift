@@ -8,8 +8,8 @@ import Synchronization
 /// Each service module exports one, built by its wiring function.
 public struct ServiceDefinition: Sendable {
     public typealias Routes = @Sendable (Router<BasicRequestContext>, ServiceRuntime) -> Void
-    /// A background job: ``every(_:_:)`` for one that runs again and again, ``once(_:)``
-    /// for a one-off at start, which the service's readiness waits for.
+    /// A background job, declared with what it is: ``every(_:_:)`` for one that runs again
+    /// and again, ``once(_:)`` for a one-off at start, which the service's readiness waits for.
     public struct Job: Sendable {
         let body: @Sendable (ServiceRuntime) async throws -> Void
         /// A one-off the service must finish before it reports ready.
@@ -17,9 +17,24 @@ public struct ServiceDefinition: Sendable {
 
         public func callAsFunction(_ runtime: ServiceRuntime) async throws { try await body(runtime) }
 
-        public static func once(_ body: @escaping @Sendable (ServiceRuntime) async throws -> Void) -> Job { ServiceDefinition.once(body) }
+        /// Runs `body` once, as the service starts (productdelivery stocking its shelves
+        /// from its configuration: `jobs: [.once { runtime in … }]`). The service reports
+        /// not ready (`/actuator/health/readiness`, component `start`) until it has
+        /// succeeded, so no load balancer and no `msa up` sends it work before; while it
+        /// throws, it is logged and run again after a backoff.
+        public static func once(_ body: @escaping @Sendable (ServiceRuntime) async throws -> Void) -> Job { Job(body: body, atStart: true) }
+
+        /// Runs `body` every `interval` — the first time one interval after the service
+        /// starts — until shutdown, on a loop timer: a job is declared with its interval,
+        /// never written as a loop with a sleep. A `body` that throws is logged and the job
+        /// started again after a backoff, like any job.
         public static func every(_ interval: Duration, _ body: @escaping @Sendable (ServiceRuntime) async throws -> Void) -> Job {
-            ServiceDefinition.every(interval, body)
+            Job(body: { runtime in
+                while true {
+                    try await LoopTimer.sleep(for: interval)
+                    try await body(runtime)
+                }
+            }, atStart: false)
         }
     }
 
@@ -62,28 +77,6 @@ public struct ServiceDefinition: Sendable {
         configured.policies = try configurePolicies(runtime)
         configured.configurePolicies = nil
         return configured
-    }
-}
-
-extension ServiceDefinition {
-    /// A job that runs `body` once, as the service starts (productdelivery stocking its
-    /// shelves from its configuration: `jobs: [.once { runtime in … }]`). The service
-    /// reports not ready (`/actuator/health/readiness`, component `start`) until it has
-    /// succeeded, so no load balancer and no `msa up` sends it work before; while it
-    /// throws, it is logged and run again after a backoff.
-    public static func once(_ body: @escaping @Sendable (ServiceRuntime) async throws -> Void) -> Job { Job(body: body, atStart: true) }
-
-    /// A job that runs `body` every `interval` — the first time one interval after the
-    /// service starts — until shutdown, on a loop timer: a job is declared with its
-    /// interval, never written as a loop with a sleep. A `body` that throws is logged and
-    /// the job started again after a backoff, like any job.
-    public static func every(_ interval: Duration, _ body: @escaping @Sendable (ServiceRuntime) async throws -> Void) -> Job {
-        Job(body: { runtime in
-            while true {
-                try await LoopTimer.sleep(for: interval)
-                try await body(runtime)
-            }
-        }, atStart: false)
     }
 }
 

@@ -70,7 +70,7 @@ public struct ServiceHost: Sendable {
         self.settings = settings
         self.runtime = ServiceRuntime(name: definition.name, store: store, bus: bus, environment: settings.environment, logger: log)
         self.definition = try definition.configured(for: runtime)
-        self.health = Health(store: store, bus: bus)
+        self.health = Health(store: store, bus: bus, startJobs: definition.jobs.filter(\.atStart).count)
         let delaySetting = "\(definition.name.uppercased())_DELAY_MS"
         self.inboundDelay = try InboundDelay(runtime.setting(delaySetting, default: "0"), setting: delaySetting)
         // `MSA_MEMBER` names the replica's slot (``GroupMember``): a restarted replica takes
@@ -131,11 +131,11 @@ public struct ServiceHost: Sendable {
     public func backgroundServices() -> [any Service] {
         var services: [any Service] = [OutboxRelay(store: runtime.store, bus: runtime.bus, logger: runtime.logger)]
         if !definition.policies.isEmpty {
-            let queued = Doorbell()
+            let queued = definition.policies.gated.isEmpty ? nil : Doorbell()
             let consumer = EventConsumer(group: definition.name, member: member, store: runtime.store, bus: runtime.bus,
                                          policies: definition.policies, settings: settings.consumer, logger: runtime.logger, queued: queued)
             services.append(consumer)
-            if !definition.policies.gated.isEmpty {
+            if let queued {
                 services.append(QueuedEventRunner(group: definition.name, runtime: runtime, policies: definition.policies,
                                                   settings: settings.consumer, owned: { consumer.partitions }, doorbell: queued,
                                                   width: QueuedEventRunner.width(for: definition.policies, runtime: runtime)))
@@ -207,14 +207,8 @@ struct DrainGate: Service {
 struct JobService: Service {
     let runtime: ServiceRuntime
     let job: ServiceDefinition.Job
+    /// Told when a start job is done.
     let health: Health
-
-    init(runtime: ServiceRuntime, job: ServiceDefinition.Job, health: Health) {
-        self.runtime = runtime
-        self.job = job
-        self.health = health
-        if job.atStart { health.willStart(1) }
-    }
 
     /// Runs the job until shutdown. A job that throws (its store unreachable, say) is
     /// logged and started again after a backoff: a failing background job never takes

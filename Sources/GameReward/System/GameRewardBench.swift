@@ -29,12 +29,10 @@ struct GameRewardBench: Workload {
         while ContinuousClock.now < deadline {
             iteration += 1
             let measuring = progress.isMeasuring
-            let started = ContinuousClock.now
-            guard let id = await calls.call("mission", into: &tally, measuring, expect: 201, record: false, {
+            guard let id = await calls.create("mission", into: &tally, measuring, {
                 try await api.post("/missions", GameRewardSeed.mission(customerId: 1000 + index))
-            })?.body?["id"]?.int64Value else { continue }
+            }) else { continue }
             let achieved = ContinuousClock.now
-            calls.done("mission", since: started, into: &tally, measuring)
             missions.append(id)
             if iteration % 8 == 0 {
                 await calls.lag("wallet lag", since: achieved, into: &tally, measuring) { (try? await api.get("/wallets/\(id)").status) == 200 }

@@ -19,11 +19,9 @@ struct RentalBench: Workload {
         while ContinuousClock.now < deadline {
             iteration += 1
             let measuring = progress.isMeasuring
-            let started = ContinuousClock.now
-            guard let id = await calls.call("request+pay", into: &tally, measuring, expect: 201, record: false, {
+            guard let id = await calls.create("request+pay", into: &tally, measuring, {
                 try await api.post("/reserves", RentalSeed.request(customer: "bench-\(index)"))
-            })?.body?["id"]?.int64Value else { continue }
-            calls.done("request+pay", since: started, into: &tally, measuring)
+            }) else { continue }
             paid.append(id)
             if iteration % 8 == 0 {
                 await calls.lag("mypage lag", since: .now, into: &tally, measuring) { (try? await api.get("/mypages/\(id)").status) == 200 }

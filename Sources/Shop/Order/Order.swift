@@ -102,10 +102,7 @@ struct OrderInput: Decodable, Sendable {
         let body = try decoder.container(keyedBy: CodingKeys.self)
         username = try body.text(.username, length: 1...50)
         address = try body.text(.address, length: 1...200)
-        phoneNo = try body.text(.phoneNo, length: 8...20)
-        guard phoneNo.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == "+") }) else {
-            throw Refusal.badRequest("phoneNo must be 8 to 20 digits (hyphens and a leading + allowed)", field: "phoneNo")
-        }
+        phoneNo = try body.phoneNumber(.phoneNo)
         productId = try body.text(.productId, length: 1...40)
         productName = try body.text(.productName, length: 1...100)
         productPrice = try body.number(.productPrice, in: 0...1_000_000_000, unit: "won")

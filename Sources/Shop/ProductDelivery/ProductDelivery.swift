@@ -115,7 +115,7 @@ struct OrderMgmtInput: Decodable, Sendable {
         qty = try body.number(.qty, in: 1...100)
         customerName = try body.text(.customerName, length: 1...50)
         deliveryAddress = try body.text(.deliveryAddress, length: 1...200)
-        deliveryPhoneNumber = try body.text(.deliveryPhoneNumber, length: 8...20)
+        deliveryPhoneNumber = try body.phoneNumber(.deliveryPhoneNumber)
         if let status = try body.decodeIfPresent(String.self, forKey: .orderStatus), OrderMgmt.Status(spelling: status) != .accepted {
             throw Refusal.badRequest("an order is taken in as OrderAccepted (or the seed's \"order\")", field: "orderStatus")
         }

@@ -27,12 +27,10 @@ struct VaccineBench: Workload {
             guard let dates = await calls.call("date look-up", into: &tally, measuring, expect: 200, {
                 try await api.post("/user/date", VaccineSeed.person(person.name, person.number))
             })?.list("dates").compactMap({ $0["reserveDate"]?.stringValue }), !dates.isEmpty else { continue }
-            let started = ContinuousClock.now
-            guard let id = await calls.call("booking", into: &tally, measuring, expect: 201, record: false, {
+            guard let id = await calls.create("booking", into: &tally, measuring, {
                 try await api.post("/user/reserve", VaccineSeed.booking(person.name, person.number, on: dates[iteration % dates.count]))
-            })?.body?["id"]?.int64Value else { continue }
+            }) else { continue }
             let accepted = ContinuousClock.now
-            calls.done("booking", since: started, into: &tally, measuring)
             booked.append(id)
             if iteration % 8 == 0 {
                 await calls.lag("dashboard lag", since: accepted, into: &tally, measuring) { (try? await api.get("/dashboards/\(id)").status) == 200 }
