@@ -63,12 +63,26 @@ enum FreePorts {
     /// A gateway port such that every port at `offsets` from it (the services' ports move
     /// with it as a block: below it for shop, whose gateway is 8088 and services 8081–8083)
     /// is free, at each of `replicaOffsets` too.
+    ///
+    /// The ports come from below the kernel's ephemeral range: a port from inside it can be
+    /// handed to an outgoing connection (a service's pool to PostgreSQL, say) between this
+    /// check and the service's bind, and the connection holds it for as long as it lives —
+    /// a CI run once saw lend fail to bind, again and again, for a whole minute.
     static func base(offsets: Range<Int>, replicaOffsets: [Int]) throws -> Int {
+        let span = offsets.upperBound + (replicaOffsets.max() ?? 0)
+        let highest = ephemeralStart - span - 1
         for _ in 0..<200 {
-            let base = Int.random(in: 20_000...55_000)
+            let base = Int.random(in: 10_000...highest)
             let ports = replicaOffsets.flatMap { offset in offsets.map { base + offset + $0 } }
             if ports.allSatisfy(LoopbackPort.isFree) { return base }
         }
         throw SystemFailure("no free port range found")
     }
+
+    /// The first port of Linux's ephemeral range (`ip_local_port_range`), 32768 by default.
+    private static let ephemeralStart: Int = {
+        guard let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8),
+              let first = text.split(whereSeparator: \.isWhitespace).first.flatMap({ Int($0) }) else { return 32_768 }
+        return first
+    }()
 }
