@@ -12,7 +12,8 @@ struct Up: AsyncParsableCommand {
             Ports: the system's own (rental: gateway 8080, reserve 8081 …
             notification 8086; gamereward: gateway 8080, mission 8081 … mypage 8085;
             vaccine: gateway 8080, user 8081 … dashboard 8085; cafe: gateway 8080,
-            order 8081 … deliverycenter 8085);
+            order 8081 … deliverycenter 8085; shop: gateway 8088, order 8081 …
+            marketing 8083);
             --base-port moves the gateway and the services with it as a block. Extra
             replicas listen 100 ports above the previous one (lend#2 on 8182). Ctrl-C stops
             everything.
