@@ -38,49 +38,68 @@ struct ShopSystemTests {
         }
     }
 
-    /// The seed's circuit breaker with a slow order path: on PostgreSQL, order's schema
-    /// held by another writer (a replica in a long transaction, a database in trouble).
-    /// Of six placements at once, three wait and three are refused at once with 503 +
-    /// `Retry-After`; once the database is free the three complete, and nothing of the
-    /// refused ones exists anywhere. (On SQLite a writer waits for another process's lock
-    /// on its thread, which holds the whole process: the embedded store is for one
-    /// machine, not for this.)
+    /// The seed's circuit breaker with a slow order path: order's SQLite file held by
+    /// another process (a replica in a long transaction, a tool). Of six placements at
+    /// once, three wait and three are refused at once with 503 + `Retry-After`, while
+    /// order still answers its health check; once the file is free the three complete,
+    /// and nothing of the refused ones exists anywhere. (Order waits for the lock without
+    /// holding its one thread: SQLite's own busy wait stalled the whole process, the
+    /// refusals and the health check included, until the file was free.)
+    @Test func threePlacementsInFlightAndTheRestRefusedAtOnceWhileOrdersSQLiteFileIsHeld() async throws {
+        try await RunningSystem.with("shop") { system in
+            let database = try SQLiteStore(path: "\(system.data)/shop/order.sqlite", service: "order")
+            let order = try await system.direct("order")
+            try await placeSixWhileHeld(database, api: system.gateway) {
+                let health = try await order.get("/actuator/health/readiness")
+                #expect(health.status == 200, "order's health while its file is held: \(health.status) \(health.text)")
+            }
+        }
+    }
+
+    /// The same on PostgreSQL + JetStream: order's schema held by another writer.
     @Test func threePlacementsInFlightAndTheRestRefusedAtOnceWithNothingHalfDone() async throws {
         try await withPostgresDatabase { url in
           try await PrivateNATS.with { nats in
             try await RunningSystem.with("shop", arguments: ["--store", url, "--bus", nats.url]) { system in
-                let api = system.gateway
-                let database = try await PostgresStore(url: url, schema: "shop_order", service: "order")
-                let hold = DatabaseHold()
-                async let held: Void = database.write { tx in
-                    try await tx.put("heldByTest", id: 1, body: Data("{}".utf8))
-                    try await hold.hold()
-                    throw DatabaseHold.Released()
-                }
-                try await eventually("order's database held") { hold.isHeld }
-                let answered = Counter()
-                async let placed = concurrently(6) { _ in
-                    let answer = try await api.post("/orders", ShopSeed.order(username: "Limit"))
-                    answered.add()
-                    return answer
-                }
-                try await eventually("three refused while the database is held") { answered.value == 3 }
-                hold.release()
-                _ = try? await held
-                let answers = try await placed
-                #expect(answers.filter { $0.status == 201 }.count == 3, "\(answers.map(\.status))")
-                let refused = answers.filter { $0.status == 503 }
-                #expect(refused.count == 3 && refused.allSatisfy { $0.headers["retry-after"] == "1" }, "\(refused.map(\.text))")
-                #expect(try await total("/orders", api) == 3)
-                try await eventually("three delivered, no more") {
-                    try await api.get("/ordermgmts/search/findByOrderStatus?orderStatus=DeliveryStarted").items("ordermgmts").count == 3
-                }
-                #expect(try await total("/orderStatuses", api) == 3)
-                #expect(try await total("/promotes", api) == 3)
-                try await database.close()
+                try await placeSixWhileHeld(try await PostgresStore(url: url, schema: "shop_order", service: "order"), api: system.gateway)
             }
           }
         }
+    }
+
+    /// Holds order's store, places six orders at once and checks three wait and three are
+    /// refused at once (then `meanwhile`), releases it, and checks that exactly the three
+    /// exist, each delivered once.
+    private func placeSixWhileHeld(_ database: any Store, api: Web, meanwhile: () async throws -> Void = {}) async throws {
+        let hold = DatabaseHold()
+        async let held: Void = database.write { tx in
+            try await tx.put("heldByTest", id: 1, body: Data("{}".utf8))
+            try await hold.hold()
+            throw DatabaseHold.Released()
+        }
+        try await eventually("order's database held") { hold.isHeld }
+        let answered = Counter()
+        async let placed = concurrently(6) { _ in
+            let answer = try await api.post("/orders", ShopSeed.order(username: "Limit"))
+            answered.add()
+            return answer
+        }
+        try await eventually("three refused while the database is held") { answered.value == 3 }
+        try await meanwhile()
+        #expect(answered.value == 3, "the other three still wait")
+        hold.release()
+        _ = try? await held
+        let answers = try await placed
+        #expect(answers.filter { $0.status == 201 }.count == 3, "\(answers.map(\.status))")
+        let refused = answers.filter { $0.status == 503 }
+        #expect(refused.count == 3 && refused.allSatisfy { $0.headers["retry-after"] == "1" }, "\(refused.map(\.text))")
+        #expect(try await total("/orders", api) == 3)
+        try await eventually("three delivered, no more") {
+            try await api.get("/ordermgmts/search/findByOrderStatus?orderStatus=DeliveryStarted").items("ordermgmts").count == 3
+        }
+        #expect(try await total("/orderStatuses", api) == 3)
+        #expect(try await total("/promotes", api) == 3)
+        try await database.close()
     }
 
     /// Marketing down: orders are taken and accepted, no delivery sets off without a

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// The embedded ``Store``: one SQLite file per service, in WAL mode, shared safely by the
@@ -8,7 +9,8 @@ import Synchronization
 /// Transactions are `BEGIN IMMEDIATE` on the single writer connection, so they are
 /// serializable across processes; within a process an ``AsyncLock`` hands the writer to
 /// one transaction at a time, which may suspend (await) inside it. Other processes wait up
-/// to the busy timeout for the file's write lock. Reads outside transactions use the
+/// to the busy timeout for the file's write lock — asynchronously, in ``begin()``: the
+/// thread serves HTTP and reads meanwhile. Reads outside transactions use the
 /// pool's reader connections and never wait for writers. `synchronous = NORMAL`: a commit
 /// survives a killed process (the WAL is written before commit returns) but not
 /// necessarily a power loss, which the embedded mode does not promise.
@@ -18,11 +20,13 @@ public final class SQLiteStore: Store {
     let pool: DatabasePool
     let writer = AsyncLock()
     let outboxBell = Doorbell()
+    let busyTimeout: Duration
 
     /// Opens (creating if needed) and migrates the store at `path`.
     public init(path: String, service: String, busyTimeout: TimeInterval = 10) throws {
         self.service = service
         self.path = path
+        self.busyTimeout = .milliseconds(Int64(busyTimeout * 1000))
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         // Why: a transaction spans several awaited statements on the writer; the AsyncLock,
@@ -63,7 +67,7 @@ public final class SQLiteStore: Store {
 
     public func write<T>(_ body: (any StoreTransaction) async throws -> T) async throws -> T {
         try await writer.withLock {
-            try uncancellable("BEGIN IMMEDIATE")
+            try await begin()
             let result: T
             let transaction = SQLiteTransaction(store: self)
             do {
@@ -78,6 +82,31 @@ public final class SQLiteStore: Store {
             }
             if transaction.enqueued.withLock({ $0 }) { await outboxBell.ring() }
             return result
+        }
+    }
+
+    /// `BEGIN IMMEDIATE`, waiting for another process's write lock (a replica sharing the
+    /// file, a tool holding it) without holding the thread: tried without SQLite's busy
+    /// wait, which sleeps on the calling thread — with one thread per service (`msa serve`)
+    /// that stalled every request of the process, health checks included, while the other
+    /// held the lock — and on `SQLITE_BUSY` tried again after a pause on a loop timer (1 ms,
+    /// doubling to 16 ms) until the busy timeout, then failing as SQLite's own wait would.
+    /// Once begun, the transaction holds the write lock: in WAL mode its statements and
+    /// commit wait for no other writer. Not cancellable, like the commit.
+    private func begin() async throws {
+        let deadline = ContinuousClock.now + busyTimeout
+        var pause = Duration.milliseconds(1)
+        while true {
+            do {
+                return try writeNow { db in
+                    sqlite3_busy_timeout(db.sqliteConnection, 0)
+                    defer { sqlite3_busy_timeout(db.sqliteConnection, CInt(busyTimeout / .milliseconds(1))) }
+                    try db.execute(cached: "BEGIN IMMEDIATE")
+                }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                await withCheckedContinuation { resumed in _ = LoopTimer(after: pause) { resumed.resume() } }
+                pause = min(pause * 2, .milliseconds(16))
+            }
         }
     }
 
@@ -102,8 +131,7 @@ public final class SQLiteStore: Store {
 
     /// Statements run on the calling thread (``DatabasePool/writeNow(_:)``): the writer's
     /// queue is free whenever we get here, since ``writer`` serializes this process's
-    /// transactions; only another process holding the file's write lock (replicas sharing
-    /// a store) makes the thread wait, for at most the busy timeout.
+    /// transactions, and another process's write lock is waited for in ``begin()``.
     private func writeNow<T>(_ work: (Database) throws -> T) throws -> T {
         try pool.writeNow(work)
     }
