@@ -110,7 +110,11 @@ actor Supervisor {
         child.restarts += 1
         let delay = child.backoff.delay(afterRunning: child.startedAt.map { .now - $0 } ?? .zero)
         children[name] = child
-        output.line("\(name) exited unexpectedly (status \(status)); restarting in \(delay.wholeMilliseconds) ms", from: "msa")
+        // Its own socket closed with it: a port still taken is another process's (a server,
+        // or an outgoing connection given it as its local port), and the child cannot
+        // listen until that one lets go of it.
+        let taken = LoopbackPort.isFree(child.port) ? "" : "; port \(child.port) is taken by another process"
+        output.line("\(name) exited unexpectedly (status \(status))\(taken); restarting in \(delay.wholeMilliseconds) ms", from: "msa")
         try? await LoopTimer.sleep(for: delay)
         guard children[name]?.wanted == true, !shuttingDown else { return }
         try? launch(name)

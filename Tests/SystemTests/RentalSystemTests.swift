@@ -178,6 +178,25 @@ struct RentalSystemTests {
         }
     }
 
+    /// A service whose port another process holds (here the test listens on it; in a CI
+    /// run an outgoing connection held it as its local port, and lend failed to bind for a
+    /// minute) fails to start; the supervisor says whose fault it is, keeps restarting it,
+    /// and it is ready once the port is free.
+    @Test func aServiceWhosePortIsTakenIsReportedAndStartsOnceItIsFree() async throws {
+        try await RunningSystem.with("rental") { system in
+            guard let port = try await system.processes()["promotion"]?.port else { throw SystemFailure("no promotion") }
+            #expect(try await system.msa(["stop", "rental", "promotion"]).status == 0)
+            let squatter = try BoundPort(port)
+            async let started = system.msa(["start", "rental", "promotion"])
+            try await eventually("the taken port reported") { system.logText().contains("port \(port) is taken by another process") }
+            squatter.close()
+            let start = try await started
+            #expect(start.status == 0, "\(start.output)")
+            let health = try await system.direct("promotion").get("/actuator/health/readiness")
+            #expect(health.status == 200)
+        }
+    }
+
     /// A consumer SIGKILLed and restarted by the supervisor handles new events within a
     /// moment of being ready: its next incarnation takes its partitions at once
     /// (`MSA_MEMBER`), instead of waiting out the dead one's lease (with the 6 s lease of
@@ -374,4 +393,27 @@ func confirmations(_ replica: Web) async throws -> Double {
 }
 func duplicates(_ replica: Web, group: String = "lend") async throws -> Double {
     try await replica.metric("msa_events_duplicates_total", #"group="\#(group)""#)
+}
+
+/// A loopback port the test process listens on (with `SO_REUSEADDR`, so the stopped
+/// service's connections in TIME_WAIT do not stand in the way) and never answers, until
+/// closed.
+final class BoundPort: Sendable {
+    private let fd: Int32
+
+    init(_ port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var reuse: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard fd >= 0, bound, listen(fd, 8) == 0 else { throw SystemFailure("could not listen on port \(port)") }
+    }
+
+    func close() { _ = Glibc.close(fd) }
 }
