@@ -402,17 +402,9 @@ final class BoundPort: Sendable {
     private let fd: Int32
 
     init(_ port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var reuse: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard fd >= 0, bound, listen(fd, 8) == 0 else { throw SystemFailure("could not listen on port \(port)") }
+        guard let fd = LoopbackPort.socket(boundTo: port) else { throw SystemFailure("could not bind port \(port)") }
+        self.fd = fd
+        guard listen(fd, 8) == 0 else { throw SystemFailure("could not listen on port \(port)") }
     }
 
     func close() { _ = Glibc.close(fd) }
