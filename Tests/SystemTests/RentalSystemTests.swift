@@ -186,7 +186,7 @@ struct RentalSystemTests {
         try await RunningSystem.with("rental") { system in
             guard let port = try await system.processes()["promotion"]?.port else { throw SystemFailure("no promotion") }
             #expect(try await system.msa(["stop", "rental", "promotion"]).status == 0)
-            let squatter = try BoundPort(port)
+            let squatter = try HeldPort(port)
             async let started = system.msa(["start", "rental", "promotion"])
             try await eventually("the taken port reported") { system.logText().contains("port \(port) is taken by another process") }
             squatter.close()
@@ -393,19 +393,4 @@ func confirmations(_ replica: Web) async throws -> Double {
 }
 func duplicates(_ replica: Web, group: String = "lend") async throws -> Double {
     try await replica.metric("msa_events_duplicates_total", #"group="\#(group)""#)
-}
-
-/// A loopback port the test process listens on (with `SO_REUSEADDR`, so the stopped
-/// service's connections in TIME_WAIT do not stand in the way) and never answers, until
-/// closed.
-final class BoundPort: Sendable {
-    private let fd: Int32
-
-    init(_ port: Int) throws {
-        guard let fd = LoopbackPort.socket(boundTo: port) else { throw SystemFailure("could not bind port \(port)") }
-        self.fd = fd
-        guard listen(fd, 8) == 0 else { throw SystemFailure("could not listen on port \(port)") }
-    }
-
-    func close() { _ = Glibc.close(fd) }
 }

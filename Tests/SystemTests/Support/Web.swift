@@ -86,3 +86,21 @@ enum FreePorts {
         return first
     }()
 }
+
+/// A loopback port the test process listens on (with `SO_REUSEADDR`, so the stopped
+/// service's connections in TIME_WAIT do not stand in the way) and never answers, until
+/// closed.
+final class HeldPort: Sendable {
+    private let fd: Int32
+
+    init(_ port: Int) throws {
+        guard let fd = LoopbackPort.socket(boundTo: port) else { throw SystemFailure("could not bind port \(port)") }
+        guard listen(fd, 8) == 0 else {
+            _ = Glibc.close(fd)
+            throw SystemFailure("could not listen on port \(port)")
+        }
+        self.fd = fd
+    }
+
+    func close() { _ = Glibc.close(fd) }
+}
